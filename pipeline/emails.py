@@ -1,0 +1,262 @@
+"""Pure: posts to announce -> emails (HTML with inlined CSS, text, .eml, manifest).
+
+The only module that imports jinja2 and premailer. Templates fail loudly
+(StrictUndefined, autoescape on for *.html), premailer never touches the network,
+and every value that reaches a header is collapsed to one line first, so no post
+can add a header. The email's date and id come from its posts, not the clock, so a
+re-run after a crash writes the very same email instead of a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from markupsafe import Markup
+
+from pipeline.config import Config
+from pipeline.content import make_excerpt
+from pipeline.dates import display_date, rfc3339
+from pipeline.errors import ConfigError
+from pipeline.model import Email, Post
+
+logger = logging.getLogger(__name__)
+
+PREHEADER_LENGTH = 140
+EMAIL_FILES = ("email.html", "email.txt", "email.eml", "manifest.json")
+
+
+def default_template_dirs() -> list[Path]:
+    """Where the shipped templates are: inside the wheel, or the repository's."""
+    package = Path(__file__).resolve().parent
+    return [package / "_templates" / "email", package.parent / "templates" / "email"]
+
+
+@cache
+def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(search_path)),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The email templates of a site: its own folder first, then the shipped ones."""
+
+    search_path: tuple[str, ...]
+
+    @classmethod
+    def for_site(cls, template_dir: Path) -> Templates:
+        dirs = [template_dir, *default_template_dirs()]
+        return cls(tuple(str(d) for d in dirs if d.is_dir()))
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return _environment(self.search_path).get_template(name).render(context)
+        except jinja2.TemplateNotFound:
+            raise ConfigError(
+                f"email template {name} not found (looked in {', '.join(self.search_path)})",
+                "restore it from the repository's templates/email/",
+            ) from None
+        except jinja2.UndefinedError as exc:
+            raise ConfigError(
+                f"email template {name}: {exc.message}",
+                "use only the variables the shipped template uses (see templates/email/)",
+            ) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise ConfigError(
+                f"email template {exc.filename or name}:{exc.lineno}: {exc.message}",
+                "fix the template syntax",
+            ) from None
+
+    def source(self, name: str) -> str:
+        environment = _environment(self.search_path)
+        try:
+            text, _filename, _uptodate = environment.loader.get_source(environment, name)  # type: ignore[union-attr]
+        except jinja2.TemplateNotFound:
+            raise ConfigError(
+                f"email file {name} not found (looked in {', '.join(self.search_path)})",
+                "restore it from the repository's templates/email/",
+            ) from None
+        return str(text)
+
+
+def one_line(text: str) -> str:
+    """Header-safe text: any CR, LF or run of whitespace becomes one space."""
+    return " ".join(text.split())
+
+
+def plan_emails(
+    new: Sequence[Post], updated: Sequence[Post], config: Config
+) -> list[tuple[tuple[Post, ...], tuple[Post, ...]]]:
+    """Which posts go into which email: one digest, or one email per post."""
+    updated = tuple(updated) if config.email.updated_section else ()
+    if not new and not updated:
+        return []
+    if config.email.mode == "per-post":
+        return [((post,), ()) for post in new] + [((), (post,)) for post in updated]
+    return [(tuple(new), tuple(updated))]
+
+
+def render_email(
+    new: Sequence[Post], updated: Sequence[Post], config: Config, templates: Templates
+) -> Email:
+    """Render one email carrying `new` then `updated`."""
+    posts = list(new) + list(updated)
+    first = posts[0]
+    site = config.site
+    if len(posts) == 1:
+        subject = config.email.subject_one.format(
+            site=site.title, title=first.title, more=0, count=1
+        )
+    else:
+        subject = config.email.subject_many.format(
+            site=site.title, title=first.title, more=len(posts) - 1, count=len(posts)
+        )
+    subject = one_line(subject)
+    preheader = make_excerpt([one_line(first.excerpt)], PREHEADER_LENGTH)
+    date = max(post.modified for post in posts).astimezone(UTC)
+    digest = hashlib.sha256()
+    for post in posts:
+        digest.update(f"{post.identity}\0{rfc3339(post.modified)}\0{post.content_hash}\n".encode())
+    digest.update(config.email.mode.encode())
+    email_id = f"{date:%Y-%m-%d}-{digest.hexdigest()[:10]}"
+
+    per_post = config.email.mode == "per-post"
+    sections = []
+    for heading, group in (("", new), ("Updated", updated)):
+        if group:
+            views = [_post_view(post, config, full_body=per_post) for post in group]
+            sections.append({"heading": heading, "posts": views})
+    context = {
+        "site": {"title": site.title, "url": site.url, "language": site.language},
+        "subject": subject,
+        "preheader": preheader,
+        "sections": sections,
+        "footer": {
+            "unsubscribe_url": config.email.unsubscribe_url,
+            "unsubscribe_mailto": config.email.unsubscribe_mailto,
+            "postal_lines": [
+                line.strip() for line in config.email.postal_address.splitlines() if line.strip()
+            ],
+        },
+        "css": Markup(templates.source("email.css")),  # noqa: S704 (the site's own file)
+    }
+    html = inline_css(templates.render("digest.html", context))
+    text = templates.render("digest.txt", context)
+    eml = build_eml(subject, html, text, date, email_id, config)
+    manifest = {
+        "email_id": email_id,
+        "subject": subject,
+        "preheader": preheader,
+        "date": rfc3339(date),
+        "mode": config.email.mode,
+        "posts": [
+            {
+                "identity": post.identity,
+                "section": "new" if index < len(new) else "updated",
+                "title": post.title,
+                "url": post.url,
+                "modified_at": rfc3339(post.modified),
+            }
+            for index, post in enumerate(posts)
+        ],
+        "files": {},
+    }
+    files = {
+        "email.html": html.encode("utf-8"),
+        "email.txt": text.encode("utf-8"),
+        "email.eml": eml,
+    }
+    manifest["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    files["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+    return Email(
+        email_id=email_id,
+        subject=subject,
+        preheader=preheader,
+        date=date,
+        new=tuple(p.identity for p in new),
+        updated=tuple(p.identity for p in updated),
+        files=files,
+    )
+
+
+def _post_view(post: Post, config: Config, full_body: bool) -> dict[str, Any]:
+    return {
+        "title": post.title,
+        "url": post.url,
+        "date": display_date(post.published, config.site.timezone),
+        "modified_date": display_date(post.modified, config.site.timezone),
+        "category": ", ".join(post.categories),
+        "excerpt": post.excerpt,
+        # In per-post mode the body carries every disclosure where the author put it.
+        "body_html": Markup(post.html) if full_body else "",  # noqa: S704 (sanitized in content)
+        "disclosures": []
+        if full_body
+        else [
+            {"html": Markup(d.html), "text": d.text, "kind": d.kind}  # noqa: S704 (sanitized)
+            for d in post.disclosures
+        ],
+    }
+
+
+def inline_css(html: str) -> str:
+    """premailer, with the network off: linked or imported CSS is never fetched."""
+    from premailer import Premailer
+
+    return str(
+        Premailer(
+            html,
+            allow_network=False,
+            cssutils_logging_level=logging.CRITICAL,
+            strip_important=False,
+            disable_link_rewrites=True,
+            remove_classes=False,
+            keep_style_tags=False,
+        ).transform()
+    )
+
+
+def build_eml(
+    subject: str, html: str, text: str, date: Any, email_id: str, config: Config
+) -> bytes:
+    """multipart/alternative, text first, UTF-8, with the list headers bulk senders need."""
+    host = urlsplit(config.site.url).hostname or "localhost"
+    message = EmailMessage(policy=SMTP)
+    message["From"] = one_line(config.email.from_address)
+    message["To"] = one_line(config.email.to_address)
+    if config.email.reply_to:
+        message["Reply-To"] = one_line(config.email.reply_to)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = f"<{email_id}@{host}>"
+    list_host = parseaddr(config.email.to_address)[1].partition("@")[2] or host
+    message["List-Id"] = f"{one_line(config.site.title)} <newsletter.{list_host}>"
+    targets = [f"<{config.email.unsubscribe_url}>"]
+    if config.email.unsubscribe_mailto:
+        targets.append(f"<{one_line(config.email.unsubscribe_mailto)}>")
+    message["List-Unsubscribe"] = ", ".join(targets)
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # A fixed boundary keeps the file byte-identical across runs; "=_" never occurs
+    # in quoted-printable text.
+    message.set_boundary(f"=_{email_id}")
+    return message.as_bytes(policy=SMTP)

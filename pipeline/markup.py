@@ -1,0 +1,187 @@
+"""Markdown -> blocks -> safe HTML: the only module that imports markdown-it-py and nh3.
+
+The body is parsed once into top-level blocks that keep their source lines and
+tokens, so the chrome rules, the disclosure finder and the excerpt all look at the
+same structure the renderer uses, and nothing is ever matched against HTML text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import cast
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+
+ALLOWED_TAGS = frozenset(
+    """a abbr b bdi bdo blockquote br caption cite code dd del details div dl dt em
+    figcaption figure h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark ol p pre q s small
+    span strong sub summary sup table tbody td tfoot th thead tr u ul""".split()
+)
+# Removed together with everything inside them: executable or restyling content.
+DROPPED_WITH_CONTENT = frozenset(
+    "script style iframe object embed noscript template link meta base form".split()
+)
+ALLOWED_ATTRIBUTES = {
+    "*": {"lang", "dir", "title"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+
+_ANCHOR = re.compile(r'<a\b([^>]*?)\bhref="([^"]*)"([^>]*)>')
+
+
+@dataclass(frozen=True)
+class Block:
+    """One top-level Markdown block and what the rules need to know about it."""
+
+    kind: str  # paragraph, heading, bullet_list, ordered_list, blockquote, fence, ...
+    tag: str  # "h1".."h6" for headings, "p", "ul", ...; "" for leaf tokens
+    tokens: tuple[Token, ...]
+    first_line: int  # 1-based, in the body
+
+    @property
+    def inline(self) -> tuple[Token, ...]:
+        """The inline children of a paragraph or heading (empty for other blocks)."""
+        for token in self.tokens:
+            if token.type == "inline":
+                return tuple(token.children or ())
+        return ()
+
+    @property
+    def text(self) -> str:
+        """Plain text of a paragraph or heading, whitespace collapsed."""
+        return inline_text(self.inline)
+
+    @property
+    def hrefs(self) -> tuple[str, ...]:
+        found = []
+        for token in self.tokens:
+            for child in token.children or ():
+                if child.type == "link_open":
+                    found.append(str(child.attrGet("href") or ""))
+        return tuple(found)
+
+
+@cache
+def _parser() -> MarkdownIt:
+    # CommonMark with raw HTML, plus GFM tables and strikethrough, which exports use.
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def parse_blocks(markdown: str) -> list[Block]:
+    """Split a Markdown body into its top-level blocks."""
+    blocks: list[Block] = []
+    current: list[Token] = []
+    depth = 0
+    for token in _parser().parse(markdown):
+        current.append(token)
+        depth += token.nesting
+        if depth == 0:
+            head = current[0]
+            kind = head.type.removesuffix("_open")
+            line = head.map[0] + 1 if head.map else 0
+            blocks.append(Block(kind, head.tag, tuple(current), line))
+            current = []
+    return blocks
+
+
+def render_blocks(blocks: Iterable[Block]) -> str:
+    """The HTML of the given blocks, unsanitized (pass it through `sanitize`)."""
+    tokens = [token for block in blocks for token in block.tokens]
+    parser = _parser()
+    return str(parser.renderer.render(tokens, parser.options, {}))
+
+
+def render_inline(block: Block) -> str:
+    """The HTML of a paragraph's content, without the <p> around it."""
+    parser = _parser()
+    renderer = cast(RendererHTML, parser.renderer)
+    return str(renderer.renderInline(list(block.inline), parser.options, {}))
+
+
+def inline_text(children: Sequence[Token], urls: bool = False) -> str:
+    """Inline tokens as plain text; with `urls`, a link reads `text (url)`."""
+    parts: list[str] = []
+    hrefs: list[tuple[str, int]] = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "image":
+            parts.append(str(child.attrGet("alt") or child.content or ""))
+        elif child.type == "html_inline" and child.content.lower().startswith("<br"):
+            parts.append("\n")
+        elif child.type == "link_open":
+            hrefs.append((str(child.attrGet("href") or ""), len(parts)))
+        elif child.type == "link_close" and hrefs:
+            href, start = hrefs.pop()
+            label = "".join(parts[start:]).strip()
+            shown = href.removeprefix("mailto:")
+            if urls and href and label not in (href, shown):
+                parts.append(f" ({href})")
+    text = "".join(parts)
+    return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
+
+
+def sanitize(
+    fragment: str,
+    base_url: str,
+    rewrite_url: Callable[[str, str, str], str | None] | None = None,
+) -> str:
+    """Allow-list sanitizing; relative href/src resolved against the post's URL.
+
+    Removes script, iframe, object, embed, style and link (with their content),
+    event attributes and any URL scheme but http(s), mailto and tel.
+    """
+    return str(
+        nh3.clean(
+            fragment,
+            tags=set(ALLOWED_TAGS),
+            clean_content_tags=set(DROPPED_WITH_CONTENT),
+            attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+            attribute_filter=rewrite_url,
+            link_rel=None,
+            url_schemes=set(URL_SCHEMES),
+            url_relative=("rewrite_with_base", base_url),
+        )
+    )
+
+
+def anchor_hrefs(fragment: str) -> list[str]:
+    """Every link target in sanitized HTML, unescaped, in document order."""
+    return [html.unescape(match[2]) for match in _ANCHOR.finditer(fragment)]
+
+
+def add_rel(fragment: str, wants_rel: Callable[[str], str | None]) -> str:
+    """Give links a rel attribute (e.g. "sponsored") where `wants_rel(href)` says so.
+
+    Works on sanitized HTML only, where every attribute is double-quoted and no link
+    carries a rel yet.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        rel = wants_rel(html.unescape(match[2]))
+        if not rel:
+            return match[0]
+        return f'<a{match[1]}href="{match[2]}"{match[3]} rel="{rel}">'
+
+    return _ANCHOR.sub(replace, fragment)
+
+
+def plain_text(fragment: str) -> str:
+    """Sanitized HTML reduced to text with tags removed (for checks and sizes)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))

@@ -1,0 +1,82 @@
+"""Effect: atomic writes confined to out/.
+
+Every file goes through `write_atomic` (temp file beside it, fsync, os.replace), so
+a reader or a killed build only ever sees the old or the new version; a file whose
+bytes are unchanged is not touched at all, so a build with nothing new leaves out/
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from pipeline.errors import OutputError
+from pipeline.model import OutputFile
+
+logger = logging.getLogger(__name__)
+
+
+def confined(root: Path, relative: str) -> Path:
+    """The path of `relative` under root; anything that would leave root is refused."""
+    parts = PurePosixPath(relative).parts
+    if not parts or PurePosixPath(relative).is_absolute() or ".." in parts or "\\" in relative:
+        raise OutputError(f"refusing to write {relative!r}: not a plain path inside out/")
+    path = root.joinpath(*parts)
+    resolved_root = root.resolve()
+    if not path.resolve().is_relative_to(resolved_root):
+        raise OutputError(f"refusing to write {relative!r}: it resolves outside {root}")
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step, durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_files(root: Path, files: Iterable[OutputFile]) -> tuple[list[str], list[str]]:
+    """Write in order; returns (written, unchanged) paths relative to root."""
+    written: list[str] = []
+    unchanged: list[str] = []
+    for item in files:
+        path = confined(root, item.path)
+        try:
+            if path.is_file() and path.read_bytes() == item.data:
+                unchanged.append(item.path)
+                continue
+            write_atomic(path, item.data)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write {path}: {exc.strerror or exc}",
+                "check that out/ is writable and the disk has space; nothing was recorded "
+                "in the ledger, so the next build redoes this one",
+            ) from None
+        logger.debug("wrote %s", item.path)
+        written.append(item.path)
+    return written, unchanged
