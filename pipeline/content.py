@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from pipeline.chrome import strip_chrome
 from pipeline.config import Config
@@ -73,12 +74,35 @@ def read_post(source: str, raw: bytes, config: Config) -> Post:
             f"is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#x})",
             "save the file as UTF-8 in your editor",
         ) from None
-    meta, body, body_line = _split_front_matter(source, clean_text(text))
-    return _build_post(source, meta, body, body_line, raw, config)
+    meta, body = _split_front_matter(source, clean_text(text))
+    return _build_post(source, meta, body, raw, config)
 
 
-def _split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str, int]:
-    """(front matter, body, line where the body starts)."""
+class _TextDatesLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
+    """The safe (C) loader, but timestamps stay text: `parse_date` reads them and
+    can say exactly what is wrong with an impossible one."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _clean_values(value: Any) -> Any:
+    """Front-matter values with XML-illegal characters removed (YAML escapes such as
+    "\x01" only become characters when parsed)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_values(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _clean_values(item) for key, item in value.items()}
+    return value
+
+
+def _split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body)."""
     stripped = text.lstrip("\n")
     handler = frontmatter.detect_format(stripped, frontmatter.handlers)
     if handler is None:
@@ -94,13 +118,15 @@ def _split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str, in
         raise PostError(
             source, "front matter is not closed", "end the front matter with a '---' line", line=1
         ) from None
-    offset = len(text) - len(stripped)
-    fm_start = text.count("\n", 0, offset) + 2
+    opening_line = text.count("\n", 0, len(text) - len(stripped)) + 1
     try:
-        meta = handler.load(fm_text)
+        if isinstance(handler, YAMLHandler):
+            meta = handler.load(fm_text, Loader=_TextDatesLoader)
+        else:
+            meta = handler.load(fm_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = fm_start + mark.line if mark is not None else fm_start
+        line = opening_line + mark.line if mark is not None else opening_line
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise PostError(
             source,
@@ -117,10 +143,9 @@ def _split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str, in
             source,
             f"front matter is a {type(meta).__name__}, not a set of 'key: value' lines",
             "write it as 'title: ...' and 'date: ...' lines",
-            line=fm_start,
+            line=opening_line + 1,
         )
-    body_line = fm_start + fm_text.count("\n") + 2
-    return {str(key): value for key, value in meta.items()}, body, body_line
+    return {str(key): _clean_values(value) for key, value in meta.items()}, body
 
 
 def _first(meta: Mapping[str, Any], field: str) -> tuple[str, Any]:
@@ -219,9 +244,7 @@ def make_entry_id(pattern: str, site_url: str, raw_id: str, identity: str, url: 
     )
 
 
-def _build_post(
-    source: str, meta: dict[str, Any], body: str, body_line: int, raw: bytes, config: Config
-) -> Post:
+def _build_post(source: str, meta: dict[str, Any], body: str, raw: bytes, config: Config) -> Post:
     title_value = meta.get("title")
     if title_value in (None, ""):
         raise PostError(source, "has no title", 'add title: "..." to the front matter')
