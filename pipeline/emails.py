@@ -35,7 +35,6 @@ from pipeline.model import Email, Post
 logger = logging.getLogger(__name__)
 
 PREHEADER_LENGTH = 140
-EMAIL_FILES = ("email.html", "email.txt", "email.eml", "manifest.json")
 
 
 def default_template_dirs() -> list[Path]:
@@ -203,7 +202,6 @@ def _post_view(post: Post, config: Config, full_body: bool) -> dict[str, Any]:
         "title": post.title,
         "url": post.url,
         "date": display_date(post.published, config.site.timezone),
-        "modified_date": display_date(post.modified, config.site.timezone),
         "category": ", ".join(post.categories),
         "excerpt": post.excerpt,
         # In per-post mode the body carries every disclosure where the author put it.
@@ -211,7 +209,7 @@ def _post_view(post: Post, config: Config, full_body: bool) -> dict[str, Any]:
         "disclosures": []
         if full_body
         else [
-            {"html": Markup(d.html), "text": d.text, "kind": d.kind}  # noqa: S704 (sanitized)
+            {"html": Markup(d.html), "text": d.text}  # noqa: S704 (sanitized)
             for d in post.disclosures
         ],
     }

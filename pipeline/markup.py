@@ -137,11 +137,7 @@ def inline_text(children: Sequence[Token], urls: bool = False) -> str:
     return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
 
 
-def sanitize(
-    fragment: str,
-    base_url: str,
-    rewrite_url: Callable[[str, str, str], str | None] | None = None,
-) -> str:
+def sanitize(fragment: str, base_url: str) -> str:
     """Allow-list sanitizing; relative href/src resolved against the post's URL.
 
     Removes script, iframe, object, embed, style and link (with their content),
@@ -153,7 +149,6 @@ def sanitize(
             tags=set(ALLOWED_TAGS),
             clean_content_tags=set(DROPPED_WITH_CONTENT),
             attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-            attribute_filter=rewrite_url,
             link_rel=None,
             url_schemes=set(URL_SCHEMES),
             url_relative=("rewrite_with_base", base_url),
@@ -180,8 +175,3 @@ def add_rel(fragment: str, wants_rel: Callable[[str], str | None]) -> str:
         return f'<a{match[1]}href="{match[2]}"{match[3]} rel="{rel}">'
 
     return _ANCHOR.sub(replace, fragment)
-
-
-def plain_text(fragment: str) -> str:
-    """Sanitized HTML reduced to text with tags removed (for checks and sizes)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", fragment))

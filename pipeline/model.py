@@ -93,10 +93,6 @@ class Changes:
     held: tuple[Post, ...]  # changed too recently (settle window); left for the next run
     first_build: bool
 
-    @property
-    def to_email(self) -> tuple[Post, ...]:
-        return self.new + self.modified
-
 
 @dataclass(frozen=True)
 class Email:
