@@ -1,0 +1,54 @@
+"""The command line's wiring: help text everywhere, `python -m pipeline`, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    assert cli.help
+    for name, command in cli.commands.items():
+        assert command.help, name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts}"
+
+
+def test_build_help_lists_the_spec_options() -> None:
+    output = CliRunner().invoke(cli, ["build", "--help"]).output
+    for option in (
+        "--site",
+        "--content",
+        "--out",
+        "--state",
+        "--config",
+        "--now",
+        "--since",
+        "--dry-run",
+        "--json",
+        "-q",
+        "-v",
+    ):
+        assert option in output
+
+
+def test_python_dash_m_pipeline_is_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and result.stdout.startswith("newsletter, version")
+
+
+def test_bad_now_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "newsletter.toml").write_text(
+        '[site]\ntitle = "T"\nurl = "https://t.example/"\n[email]\nenabled = false\n'
+    )
+    result = CliRunner().invoke(cli, ["build", "--site", str(tmp_path), "--now", "soon"])
+    assert result.exit_code == 2
+    assert "--now 'soon' is not a date" in result.output
