@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import tomllib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import frontmatter
 import yaml
-from frontmatter.default_handlers import YAMLHandler
+from frontmatter.default_handlers import BaseHandler, JSONHandler, YAMLHandler
 
 from pipeline.chrome import strip_chrome
 from pipeline.config import Config
@@ -41,8 +42,9 @@ from pipeline.model import Disclosure, Post
 logger = logging.getLogger(__name__)
 
 # The first key present wins; WordPress-export names first, then Jekyll/Hugo/Pelican.
+# Keys are compared in lower case (Pelican writes "Title:").
 FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "published": ("published_at", "date", "published", "pubDate"),
+    "published": ("published_at", "date", "published", "pubdate", "publishdate"),
     "modified": ("modified_at", "updated", "lastmod", "modified"),
     "categories": ("taxonomy_category", "categories", "category"),
     "tags": ("taxonomy_post_tag", "tags", "tag", "keywords"),
@@ -57,6 +59,21 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 _DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
 _DISCLOSURE_WORD = re.compile(r"\b(disclosures?|disclaimers?)\b", re.IGNORECASE)
 _RAW_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+# Pelican's own Markdown header: "Key: value" lines up to the first blank line.
+_PELICAN_LINE = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_-]*):[ \t]*(?P<value>.*)$")
+
+
+class _TomlHandler(BaseHandler):
+    """Hugo's `+++` TOML front matter, read with the standard library's tomllib."""
+
+    FM_BOUNDARY = re.compile(r"^\+{3,}\s*$", re.MULTILINE)
+    START_DELIMITER = END_DELIMITER = "+++"
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return tomllib.loads(fm)
+
+
+_HANDLERS = (YAMLHandler(), _TomlHandler(), JSONHandler())
 
 
 def clean_text(text: str) -> str:
@@ -104,8 +121,11 @@ def _clean_values(value: Any) -> Any:
 def _split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
     """(front matter, body)."""
     stripped = text.lstrip("\n")
-    handler = frontmatter.detect_format(stripped, frontmatter.handlers)
+    handler = frontmatter.detect_format(stripped, _HANDLERS)
     if handler is None:
+        pelican = _pelican_header(stripped)
+        if pelican is not None:
+            return pelican
         raise PostError(
             source,
             "has no front matter",
@@ -145,7 +165,27 @@ def _split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
             "write it as 'title: ...' and 'date: ...' lines",
             line=opening_line + 1,
         )
-    return {str(key): _clean_values(value) for key, value in meta.items()}, body
+    return _normalized(meta), body
+
+
+def _normalized(meta: Mapping[Any, Any]) -> dict[str, Any]:
+    """Keys in lower case (the first spelling wins), values cleaned."""
+    result: dict[str, Any] = {}
+    for key, value in meta.items():
+        result.setdefault(str(key).lower(), _clean_values(value))
+    return result
+
+
+def _pelican_header(text: str) -> tuple[dict[str, Any], str] | None:
+    """Pelican's "Title: ..." lines before the first blank line, if the file has them."""
+    head, _, body = text.partition("\n\n")
+    fields = [_PELICAN_LINE.match(line) for line in head.splitlines()]
+    if not fields or not all(fields):
+        return None
+    meta = {m["key"]: m["value"].strip() for m in fields if m is not None}
+    if "title" not in {key.lower() for key in meta}:
+        return None
+    return _normalized(meta), body
 
 
 def _first(meta: Mapping[str, Any], field: str) -> tuple[str, Any]:

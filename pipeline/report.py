@@ -29,6 +29,8 @@ def describe(report: BuildReport, config: Config) -> Iterator[Line]:
                 "(use --since DATE to email recent posts)"
             ),
         )
+    if not (changes.new or changes.modified or changes.removed or changes.first_build):
+        yield logging.INFO, "nothing new, modified or removed since the last build"
     for label, posts in (("new", changes.new), ("modified", changes.modified)):
         for post in posts:
             yield logging.INFO, f"{label}: {post.source} ({post.title})"

@@ -52,6 +52,7 @@ def test_second_build_with_nothing_changed_writes_nothing(site: Site) -> None:
     assert site.files() == before
     assert {p: p.stat().st_mtime_ns for p in site.out.rglob("*") if p.is_file()} == stamps
     assert "0 file(s) written" in result.output
+    assert "nothing new, modified or removed since the last build" in result.output
 
 
 def test_new_post_on_a_later_build_is_emailed_once(site: Site) -> None:
@@ -141,7 +142,7 @@ def test_unreadable_post_is_not_treated_as_removed(site: Site) -> None:
     site.build()
     site.write("a.md", "---\ntitle: [broken\n---\n")
     result = site.build(code=1)
-    assert "removed" not in result.output
+    assert "removed: a" not in result.output
     site.post("a.md", date="2026-05-01T00:00:00+00:00", slug="a", title="Fine")
     site.build()
     assert site.emails() == []  # back, and not announced as new

@@ -387,3 +387,57 @@ def test_tags_as_a_single_string_and_categories_from_other_tools() -> None:
     post = read(tags="sleep, food", categories=["Wellness"])
     assert post.tags == ("sleep", "food")
     assert post.categories == ("Wellness",)
+
+
+# --- posts from other tools -------------------------------------------------
+
+
+def test_jekyll_post() -> None:
+    raw = (
+        '---\nlayout: post\ntitle: "Welcome to Jekyll!"\ndate: 2026-05-19 15:50:46 +0200\n'
+        "categories: [jekyll, update]\ntags: [intro]\n---\nYou’ll find this post in `_posts`.\n"
+    )
+    post = read_post("_posts/2026-05-19-welcome-to-jekyll.markdown", raw.encode(), CONFIG)
+    assert post.published == datetime(2026, 5, 19, 13, 50, 46, tzinfo=UTC)
+    assert post.categories == ("jekyll", "update") and post.tags == ("intro",)
+    assert post.url == "https://blog.example/welcome-to-jekyll/"
+    assert not post.draft
+
+
+def test_hugo_toml_post() -> None:
+    raw = (
+        '+++\ntitle = "Hugo post"\ndate = 2026-05-01T10:00:00+02:00\nlastmod = 2026-05-02\n'
+        'tags = ["a", "b"]\ncategories = ["c"]\nsummary = "Short."\ndraft = true\n+++\nBody.\n'
+    )
+    post = read_post("posts/hugo-post.md", raw.encode(), CONFIG)
+    assert post.title == "Hugo post" and post.draft and post.excerpt == "Short."
+    assert post.published == datetime(2026, 5, 1, 8, tzinfo=UTC)
+    assert post.modified == datetime(2026, 5, 2, tzinfo=UTC)
+    assert post.tags == ("a", "b") and post.categories == ("c",)
+
+
+def test_hugo_yaml_post_with_description() -> None:
+    post = read(description="Meta description.", lastmod="2026-05-09", draft=False)
+    assert post.excerpt == "Meta description." and post.modified.day == 9 and not post.draft
+
+
+def test_pelican_native_header() -> None:
+    raw = (
+        "Title: My super title\nDate: 2026-05-01 10:20\nModified: 2026-05-03 19:30\n"
+        "Category: Python\nTags: pelican, publishing\nSlug: my-super-post\n"
+        "Authors: Alexis Metaireau\nSummary: Short version for index and feeds\n\n"
+        "This is the content of my super blog post.\n"
+    )
+    post = read_post("my-super-post.md", raw.encode(), CONFIG)
+    assert post.title == "My super title" and post.identity == "my-super-post"
+    assert post.modified == datetime(2026, 5, 3, 19, 30, tzinfo=UTC)
+    assert post.categories == ("Python",) and post.tags == ("pelican", "publishing")
+    assert post.author == "Alexis Metaireau" and post.excerpt == "Short version for index and feeds"
+    assert post.html == "<p>This is the content of my super blog post.</p>\n"
+    hidden = raw.replace("Slug:", "Status: draft\nSlug:")
+    assert read_post("my-super-post.md", hidden.encode(), CONFIG).draft
+
+
+def test_broken_toml_front_matter_is_reported() -> None:
+    with pytest.raises(PostError, match="front matter cannot be read"):
+        read_post("x.md", b'+++\ntitle = "unclosed\n+++\nBody\n', CONFIG)
