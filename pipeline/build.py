@@ -10,7 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -204,7 +204,7 @@ def _build(
     snapshot = ledger.read_snapshot(config.state_path)
     # A post whose file cannot be read this time is not "removed": keep it.
     kept = {i: e for i, e in snapshot.entries.items() if e.source not in unreadable}
-    snapshot = type(snapshot)(entries=kept, builds=snapshot.builds, email_ids=snapshot.email_ids)
+    snapshot = replace(snapshot, entries=kept)
 
     adopted = list(unrecorded_emails(config.out_dir, snapshot.email_ids))
     already = {identity: modified for email in adopted for identity, modified in email.posts}

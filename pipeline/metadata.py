@@ -1,0 +1,178 @@
+"""A post file's text -> its front matter (a dict) and its body.
+
+Reads every header a blog may come with: YAML (`---`, WordPress exports, Jekyll,
+Hugo), TOML (`+++`, Hugo), JSON, and Pelican's "Title: ..." lines. Keys are
+compared in lower case; values are cleaned of characters XML cannot carry. Typed
+accessors turn values into text and name lists, or a PostError naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import frontmatter
+import yaml
+from frontmatter.default_handlers import BaseHandler, JSONHandler, YAMLHandler
+
+from pipeline.errors import PostError
+
+# The first key present wins; WordPress-export names first, then Jekyll/Hugo/Pelican.
+FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "published": ("published_at", "date", "published", "pubdate", "publishdate"),
+    "modified": ("modified_at", "updated", "lastmod", "modified"),
+    "categories": ("taxonomy_category", "categories", "category"),
+    "tags": ("taxonomy_post_tag", "tags", "tag", "keywords"),
+    "excerpt": ("excerpt", "summary", "description"),
+    "author": ("author", "authors"),
+}
+
+# Characters XML 1.0 forbids (all C0 controls but tab, LF, CR; surrogates; U+FFFE/F).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Pelican's own Markdown header: "Key: value" lines up to the first blank line.
+_PELICAN_LINE = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_-]*):[ \t]*(?P<value>.*)$")
+
+
+class _TomlHandler(BaseHandler):
+    """Hugo's `+++` TOML front matter, read with the standard library's tomllib."""
+
+    FM_BOUNDARY = re.compile(r"^\+{3,}\s*$", re.MULTILINE)
+    START_DELIMITER = END_DELIMITER = "+++"
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return tomllib.loads(fm)
+
+
+_HANDLERS = (YAMLHandler(), _TomlHandler(), JSONHandler())
+
+
+def clean_text(text: str) -> str:
+    """Newlines unified and characters that XML 1.0 forbids removed."""
+    return _XML_ILLEGAL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+class _TextDatesLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
+    """The safe (C) loader, but timestamps stay text: `parse_date` reads them and
+    can say exactly what is wrong with an impossible one."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _clean_values(value: Any) -> Any:
+    """Values with XML-illegal characters removed: YAML escapes such as "\\x01" only
+    become characters when parsed."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_values(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _clean_values(item) for key, item in value.items()}
+    return value
+
+
+def split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body)."""
+    stripped = text.lstrip("\n")
+    handler = frontmatter.detect_format(stripped, _HANDLERS)
+    if handler is None:
+        pelican = _pelican_header(stripped)
+        if pelican is not None:
+            return pelican
+        raise PostError(
+            source,
+            "has no front matter",
+            "start the file with a '---' line, then title: and date:, then '---'",
+            line=1,
+        )
+    try:
+        fm_text, body = handler.split(stripped)
+    except ValueError:
+        raise PostError(
+            source, "front matter is not closed", "end the front matter with a '---' line", line=1
+        ) from None
+    opening_line = text.count("\n", 0, len(text) - len(stripped)) + 1
+    try:
+        if isinstance(handler, YAMLHandler):
+            meta = handler.load(fm_text, Loader=_TextDatesLoader)
+        else:
+            meta = handler.load(fm_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = opening_line + mark.line if mark is not None else opening_line
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PostError(
+            source,
+            f"front matter is not valid YAML: {problem}",
+            "quote values that contain ':' or '#', and indent lists consistently",
+            line=line,
+        ) from None
+    except ValueError as exc:  # TOML (+++) and JSON front matter
+        raise PostError(source, f"front matter cannot be read: {exc}", "fix its syntax") from None
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise PostError(
+            source,
+            f"front matter is a {type(meta).__name__}, not a set of 'key: value' lines",
+            "write it as 'title: ...' and 'date: ...' lines",
+            line=opening_line + 1,
+        )
+    return _normalized(meta), body
+
+
+def _normalized(meta: Mapping[Any, Any]) -> dict[str, Any]:
+    """Keys in lower case (the first spelling wins), values cleaned."""
+    result: dict[str, Any] = {}
+    for key, value in meta.items():
+        result.setdefault(str(key).lower(), _clean_values(value))
+    return result
+
+
+def _pelican_header(text: str) -> tuple[dict[str, Any], str] | None:
+    """Pelican's "Title: ..." lines before the first blank line, if the file has them."""
+    head, _, body = text.partition("\n\n")
+    fields = [_PELICAN_LINE.match(line) for line in head.splitlines()]
+    if not fields or not all(fields):
+        return None
+    meta = {m["key"]: m["value"].strip() for m in fields if m is not None}
+    if "title" not in {key.lower() for key in meta}:
+        return None
+    return _normalized(meta), body
+
+
+def field(meta: Mapping[str, Any], name: str) -> tuple[str, Any]:
+    """(the key used, its value) for a field known by several names (FIELD_ALIASES)."""
+    for key in FIELD_ALIASES[name]:
+        if meta.get(key) not in (None, ""):
+            return key, meta[key]
+    return FIELD_ALIASES[name][0], None
+
+
+def as_text(source: str, key: str, value: Any) -> str:
+    """A scalar as text; lists, mappings and true/false are a PostError naming the key."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    raise PostError(
+        source, f"'{key}' must be text, not {type(value).__name__}", f"write {key}: ..."
+    )
+
+
+def as_names(source: str, key: str, value: Any) -> tuple[str, ...]:
+    """A list of category or tag names; a single name or a comma list is fine too."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise PostError(source, f"'{key}' must be a list of names", f'write {key}: ["a", "b"]')
+    names: list[str] = []
+    for item in items:
+        name = " ".join(as_text(source, key, item).split())
+        if name and name not in names:
+            names.append(name)
+    return tuple(names)
