@@ -22,7 +22,7 @@ from pipeline.config import Config
 from pipeline.dates import DateError, parse_date
 from pipeline.disclosures import arrange_body
 from pipeline.errors import PostError
-from pipeline.markup import parse_blocks
+from pipeline.markup import parse_blocks, to_uri
 from pipeline.metadata import as_names, as_text, clean_text, field, split_front_matter
 from pipeline.model import Post
 
@@ -89,6 +89,7 @@ def _post_url(
             month=f"{published.month:02d}",
             day=f"{published.day:02d}",
         )
+    url = to_uri(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise PostError(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import cast
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -37,6 +38,8 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
 
 _ANCHOR = re.compile(r'<a\b([^>]*?)\bhref="([^"]*)"([^>]*)>')
 
@@ -137,21 +140,54 @@ def inline_text(children: Sequence[Token], urls: bool = False) -> str:
     return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
 
 
+def to_uri(url: str) -> str:
+    """An IRI as a URI: spaces and non-ASCII percent-encoded, the host in IDNA.
+
+    Feed readers and validators accept only URI characters in links and ids;
+    existing %XX escapes are kept as they are.
+    """
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc
+    if not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.partition(":")
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            host = quote(host, safe="")
+        netloc = f"{quote(userinfo, safe=':%')}{at}{host}{colon}{port}"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe=_PATH_SAFE),
+            quote(parts.query, safe=_QUERY_SAFE),
+            quote(parts.fragment, safe=_QUERY_SAFE),
+        )
+    )
+
+
 def sanitize(fragment: str, base_url: str) -> str:
-    """Allow-list sanitizing; relative href/src resolved against the post's URL.
+    """Allow-list sanitizing; every href and src made an absolute URI.
 
     Removes script, iframe, object, embed, style and link (with their content),
     event attributes and any URL scheme but http(s), mailto and tel.
     """
+
+    def absolute(_tag: str, attribute: str, value: str) -> str:
+        if attribute in ("href", "src"):
+            return to_uri(urljoin(base_url, value))
+        return value
+
     return str(
         nh3.clean(
             fragment,
             tags=set(ALLOWED_TAGS),
             clean_content_tags=set(DROPPED_WITH_CONTENT),
             attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+            attribute_filter=absolute,
             link_rel=None,
             url_schemes=set(URL_SCHEMES),
-            url_relative=("rewrite_with_base", base_url),
         )
     )
 

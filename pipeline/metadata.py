@@ -29,8 +29,9 @@ FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
     "author": ("author", "authors"),
 }
 
-# Characters XML 1.0 forbids (all C0 controls but tab, LF, CR; surrogates; U+FFFE/F).
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 forbids (C0 controls but tab, LF, CR; surrogates; U+FFFE/F), and
+# the ones it discourages and feed validators flag (DEL and the C1 controls).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # Pelican's own Markdown header: "Key: value" lines up to the first blank line.
 _PELICAN_LINE = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9_-]*):[ \t]*(?P<value>.*)$")
 
@@ -49,7 +50,7 @@ _HANDLERS = (YAMLHandler(), _TomlHandler(), JSONHandler())
 
 
 def clean_text(text: str) -> str:
-    """Newlines unified and characters that XML 1.0 forbids removed."""
+    """Newlines unified; characters that XML 1.0 forbids or discourages removed."""
     return _XML_ILLEGAL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
