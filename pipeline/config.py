@@ -49,6 +49,9 @@ class FeedConfig:
     entry_id: str  # "wordpress" or a pattern with {site_url} {id} {identity} {url} {uuid}
     category_feeds: bool
     tag_feeds: bool
+    max_bytes: int  # per feed file; beyond it the oldest entries lose their content, then go
+    websub_hub: str  # a WebSub hub to advertise, or ""
+    stylesheet: bool  # reference feed.xsl so a browser shows a readable page
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check]]] = {
         "entry_id": ("wordpress", _TEXT),
         "category_feeds": (True, _BOOL),
         "tag_feeds": (False, _BOOL),
+        "max_bytes": (512_000, _positive_int),
+        "websub_hub": ("", _http_url),
+        "stylesheet": (True, _BOOL),
     },
     "email": {
         "enabled": (True, _BOOL),
@@ -309,6 +315,9 @@ def parse_config(
             entry_id=entry_id,
             category_feeds=values["feed"]["category_feeds"],
             tag_feeds=values["feed"]["tag_feeds"],
+            max_bytes=values["feed"]["max_bytes"],
+            websub_hub=values["feed"]["websub_hub"],
+            stylesheet=values["feed"]["stylesheet"],
         ),
         email=EmailConfig(
             enabled=email["enabled"],

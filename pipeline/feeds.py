@@ -1,200 +1,239 @@
 """Pure: posts -> RSS 2.0, Atom and JSON Feed 1.1 bytes (the only feedgen import).
 
-No wall-clock time is written: a feed's updated/lastBuildDate is its newest entry's
-change, and the generator string is ours, so the same posts give the same bytes.
+feedgen builds each document; a small finishing pass adds what it cannot write
+(RSS's atom:link hub/related links, the xml-stylesheet instruction, the RSS
+Profile's hexadecimal references). No wall-clock time is written: a feed's
+updated/lastBuildDate is its newest entry's change, and the generator string is
+ours, so the same posts give the same bytes.
 """
 
 from __future__ import annotations
 
-import hashlib
+import html
 import json
 import re
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from pipeline import __version__
 from pipeline.config import Config
 from pipeline.dates import rfc3339
+from pipeline.feedsets import FeedSet, Link, feed_sets, index_files
 from pipeline.model import OutputFile, Post
 
 GENERATOR = "newsletter-pipeline"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the date of an empty feed: never the clock
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = "application/atom+xml"
+JSON_TYPE = "application/feed+json"
 
+_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 
-@dataclass(frozen=True)
-class FeedMeta:
-    """What one feed says about itself; `folder` is its place under out/."""
-
-    title: str
-    description: str
-    home_url: str
-    folder: str  # "" for the main feeds, "category/sleep/" for a category
-    base_url: str  # where out/ is served
-    language: str
-    author: str
-
-    def url(self, name: str) -> str:
-        return f"{self.base_url}{self.folder}{name}"
-
-
-def slugify(name: str) -> str:
-    """A safe, readable path segment for any category or tag name."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-")
-    return slug or "n-" + hashlib.sha256(name.encode()).hexdigest()[:10]
-
-
-def unique_slugs(names: Iterable[str]) -> dict[str, str]:
-    """Name -> slug, with a short hash added where two names share a slug."""
-    names = sorted(set(names))
-    taken: dict[str, list[str]] = {}
-    for name in names:
-        taken.setdefault(slugify(name), []).append(name)
-    result = {}
-    for slug, owners in taken.items():
-        for name in owners:
-            suffix = hashlib.sha256(name.encode()).hexdigest()[:6]
-            result[name] = slug if len(owners) == 1 else f"{slug}-{suffix}"
-    return result
+Render = Callable[[Sequence[Post], int], bytes]  # (posts, how many carry full content)
 
 
 def render_feeds(live: Sequence[Post], config: Config) -> list[OutputFile]:
-    """Every feed file of the site: the main three, then per category and tag."""
-    base = config.feed.base_url
-    main = FeedMeta(
-        title=config.site.title,
-        description=config.site.description,
-        home_url=config.site.url,
-        folder="",
-        base_url=base,
-        language=config.site.language,
-        author=config.site.author,
-    )
-    entries = list(live[: config.feed.limit])
-    files = [
-        OutputFile("feed.xml", rss(entries, main)),
-        OutputFile("atom.xml", atom(entries, main)),
-        OutputFile("feed.json", json_feed(entries, main)),
-    ]
-    groups: list[tuple[str, str, Callable[[Post], tuple[str, ...]]]] = []
-    if config.feed.category_feeds:
-        groups.append(("category", "Category", _categories))
-    if config.feed.tag_feeds:
-        groups.append(("tag", "Tag", _tags))
-    for kind, label, names_of in groups:
-        slugs = unique_slugs(name for post in live for name in names_of(post))
-        for name, slug in sorted(slugs.items(), key=lambda item: item[1]):
-            members = [post for post in live if name in names_of(post)][: config.feed.limit]
-            meta = FeedMeta(
-                title=f"{config.site.title}: {name}",
-                description=f"{label} “{name}” on {config.site.title}",
-                home_url=config.site.url,
-                folder=f"{kind}/{slug}/",
-                base_url=base,
-                language=config.site.language,
-                author=config.site.author,
-            )
-            files.append(OutputFile(f"{kind}/{slug}/feed.xml", rss(members, meta)))
-            files.append(OutputFile(f"{kind}/{slug}/atom.xml", atom(members, meta)))
-    return files
+    """Every feed file of the site, the feed index and the stylesheet."""
+    files: list[OutputFile] = []
+    budget = config.feed.max_bytes
+    sets = feed_sets(live, config)
+    for feed in sets:
+        posts = feed.posts[: config.feed.limit]
+        files.append(OutputFile(feed.path("feed.xml"), fit(posts, _rss(feed), budget)))
+        files.append(OutputFile(feed.path("atom.xml"), fit(posts, _atom(feed), budget)))
+        if feed.folder == "":
+            files.append(OutputFile(feed.path("feed.json"), fit(posts, _json(feed), budget)))
+    return files + index_files(sets, config)
+
+
+def fit(posts: Sequence[Post], render: Render, budget: int) -> bytes:
+    """The feed within `budget` bytes: the oldest entries fall to summary-only
+    first, then out (the newest entry always stays). A budget of 0 is no limit."""
+    count = len(posts)
+    data = render(posts, count)
+    if not budget or len(data) <= budget:
+        return data
+    full = _largest(0, count - 1, lambda n: len(render(posts, n)) <= budget)
+    if full is not None:
+        return render(posts, full)
+    kept = _largest(1, count - 1, lambda n: len(render(posts[:n], 0)) <= budget)
+    return render(posts[: kept or 1], 0)
+
+
+def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:
+    """The largest n in [low, high] with fits(n), for a fits that only turns false."""
+    best = None
+    while low <= high:
+        middle = (low + high) // 2
+        if fits(middle):
+            best, low = middle, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _newest_change(posts: Sequence[Post]) -> datetime:
+    return max((post.modified for post in posts), default=EPOCH)
 
 
 def _categories(post: Post) -> tuple[str, ...]:
-    return post.categories
+    return post.categories + tuple(tag for tag in post.tags if tag not in post.categories)
 
 
-def _tags(post: Post) -> tuple[str, ...]:
-    return post.tags
+def _generator(feed: FeedSet, posts: Sequence[Post], full: int, rss_flavour: bool) -> FeedGenerator:
+    # RSS dates are written in UTC: RFC 822 zones like +0545 upset validators.
+    def when(moment: datetime) -> datetime:
+        return moment.astimezone(UTC) if rss_flavour else moment
 
-
-def _newest_change(posts: Sequence[Post]) -> datetime | None:
-    return max((post.modified for post in posts), default=None)
-
-
-def _generator(
-    posts: Sequence[Post], meta: FeedMeta, self_name: str, rss_flavour: bool
-) -> FeedGenerator:
+    self_name, self_type = ("feed.xml", RSS_TYPE) if rss_flavour else ("atom.xml", ATOM_TYPE)
     fg = FeedGenerator()
     if rss_flavour:
         fg.load_extension("dc", atom=False, rss=True)
-    fg.id(meta.home_url)
-    fg.title(meta.title)
-    fg.description(meta.description)
-    fg.subtitle(meta.description)
+    fg.id(feed.home_url)
+    fg.title(feed.title)
+    fg.description(feed.description)
+    fg.subtitle(feed.description)
     # feedgen takes RSS's <link> from the last link given: the home page goes last.
-    fg.link(href=meta.url(self_name), rel="self")
-    fg.link(href=meta.home_url, rel="alternate")
-    fg.language(meta.language)
-    fg.author({"name": meta.author})
+    fg.link(href=feed.url(self_name), rel="self", type=self_type)
+    if not rss_flavour:
+        for link in _extra_links(feed):
+            fg.link(href=link.href, rel=link.rel, type=link.type, title=link.title)
+    fg.link(href=feed.home_url, rel="alternate", type="text/html")
+    fg.language(feed.language)
+    fg.author({"name": feed.author})
     fg.generator(GENERATOR, version=__version__)
-    newest = _newest_change(posts)
-    if newest is not None:
-        fg.updated(newest)
-        fg.lastBuildDate(newest)
-    for post in posts:
+    fg.updated(when(_newest_change(posts)))
+    fg.lastBuildDate(when(_newest_change(posts)))
+    for index, post in enumerate(posts):
         entry = fg.add_entry(order="append")
         entry.id(post.entry_id)
         entry.guid(post.entry_id, permalink=post.entry_id == post.url)
         entry.title(post.title)
-        entry.link(href=post.url, rel="alternate")
-        entry.published(post.published)
-        entry.updated(post.modified)
-        entry.description(post.excerpt, isSummary=True)
-        # CDATA is RSS's idiom; Atom wants escaped text with type="html".
-        cdata = rss_flavour and "]]>" not in post.html
-        entry.content(post.html, type="CDATA" if cdata else "html")
+        entry.link(href=post.url, rel="alternate", type="text/html")
+        entry.published(when(post.published))
+        entry.updated(when(post.modified))
+        # RSS's description is HTML; the excerpt is text, so it is escaped once more.
+        summary = html.escape(post.excerpt, quote=False) if rss_flavour else post.excerpt
+        entry.description(summary, isSummary=True)
+        if index < full:
+            # CDATA is RSS's idiom; Atom wants escaped text with type="html".
+            cdata = rss_flavour and "]]>" not in post.html
+            entry.content(post.html, type="CDATA" if cdata else "html")
         entry.author({"name": post.author})
         if rss_flavour:
             entry.dc.dc_creator(post.author)
-        for name in post.categories + tuple(t for t in post.tags if t not in post.categories):
+        for name in _categories(post):
             entry.category(term=name)
     return fg
 
 
-def rss(posts: Sequence[Post], meta: FeedMeta) -> bytes:
-    fg = _generator(posts, meta, "feed.xml", rss_flavour=True)
-    if not posts:
-        fg.lastBuildDate(EPOCH)
-    return bytes(fg.rss_str(pretty=True))
+def _extra_links(feed: FeedSet) -> list[Link]:
+    links = list(feed.related)
+    if feed.hub:
+        links.insert(0, Link(feed.hub, "hub"))
+    return links
 
 
-def atom(posts: Sequence[Post], meta: FeedMeta) -> bytes:
-    fg = _generator(posts, meta, "atom.xml", rss_flavour=False)
-    if not posts:
-        fg.updated(EPOCH)
-    return bytes(fg.atom_str(pretty=True))
+def _finish(xml: bytes, feed: FeedSet, rss_flavour: bool) -> bytes:
+    """Add what feedgen cannot: the stylesheet, and RSS's extra atom:links."""
+    parser = etree.XMLParser(strip_cdata=False, remove_blank_text=True, resolve_entities=False)
+    root = etree.fromstring(xml, parser)
+    if rss_flavour:
+        channel = root.find("channel")
+        anchor = channel.find(f"{{{ATOM_NS}}}link")  # feedgen's self link
+        for link in reversed(_extra_links(feed)):
+            element = etree.Element(f"{{{ATOM_NS}}}link", nsmap={"atom": ATOM_NS})
+            element.set("href", link.href)
+            element.set("rel", link.rel)
+            if link.type:
+                element.set("type", link.type)
+            if link.title:
+                element.set("title", link.title)
+            if anchor is not None:
+                anchor.addnext(element)
+            else:
+                channel.insert(0, element)
+    if feed.stylesheet:
+        instruction = etree.ProcessingInstruction(
+            "xml-stylesheet", f'type="text/xsl" href="{feed.stylesheet}"'
+        )
+        root.addprevious(instruction)
+    etree.indent(root, space="  ")
+    data = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+    # The declaration, the instruction and the root element each on their own line.
+    data = data.replace(b"?><", b"?>\n<", 2 if feed.stylesheet else 1)
+    return (_hex_references(data) if rss_flavour else data) + b"\n"
 
 
-def json_feed(posts: Sequence[Post], meta: FeedMeta) -> bytes:
+def _hex_references(xml: bytes) -> bytes:
+    """The RSS Profile's advice: "&" and "<" in plain text as &#x26; and &#x3C;."""
+    parts = _CDATA.split(xml)
+    return b"".join(
+        part
+        if part.startswith(b"<![CDATA[")
+        else part.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+        for part in parts
+    )
+
+
+def _rss(feed: FeedSet) -> Render:
+    def render(posts: Sequence[Post], full: int) -> bytes:
+        fg = _generator(feed, posts, full, rss_flavour=True)
+        return _finish(bytes(fg.rss_str(pretty=False)), feed, rss_flavour=True)
+
+    return render
+
+
+def _atom(feed: FeedSet) -> Render:
+    def render(posts: Sequence[Post], full: int) -> bytes:
+        fg = _generator(feed, posts, full, rss_flavour=False)
+        return _finish(bytes(fg.atom_str(pretty=False)), feed, rss_flavour=False)
+
+    return render
+
+
+def _json(feed: FeedSet) -> Render:
     """JSON Feed 1.1, written by hand: it is a small dict, and key order is ours."""
-    feed = {
-        "version": JSON_FEED_VERSION,
-        "title": meta.title,
-        "home_page_url": meta.home_url,
-        "feed_url": meta.url("feed.json"),
-        "description": meta.description,
-        "language": meta.language,
-        "authors": [{"name": meta.author}],
-        "items": [
-            {
-                "id": post.entry_id,
-                "url": post.url,
-                "title": post.title,
-                "content_html": post.html,
-                "summary": post.excerpt,
-                "date_published": rfc3339(post.published),
-                "date_modified": rfc3339(post.modified),
-                "tags": list(
-                    post.categories + tuple(t for t in post.tags if t not in post.categories)
-                ),
-                "authors": [{"name": post.author}],
-            }
-            for post in posts
-        ],
-    }
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+    def render(posts: Sequence[Post], full: int) -> bytes:
+        document: dict[str, object] = {
+            "version": JSON_FEED_VERSION,
+            "title": feed.title,
+            "home_page_url": feed.home_url,
+            "feed_url": feed.url("feed.json"),
+            "description": feed.description,
+            "language": feed.language,
+            "authors": [{"name": feed.author}],
+        }
+        if feed.hub:
+            document["hubs"] = [{"type": "WebSub", "url": feed.hub}]
+        document["items"] = [
+            _json_item(post, index < full, feed.language) for index, post in enumerate(posts)
+        ]
+        return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+    return render
+
+
+def _json_item(post: Post, full: bool, language: str) -> dict[str, object]:
+    item: dict[str, object] = {"id": post.entry_id, "url": post.url, "title": post.title}
+    if full:
+        item["content_html"] = post.html
+    else:
+        item["content_text"] = post.excerpt
+    item.update(
+        {
+            "summary": post.excerpt,
+            "date_published": rfc3339(post.published),
+            "date_modified": rfc3339(post.modified),
+            "tags": list(_categories(post)),
+            "authors": [{"name": post.author}],
+            "language": language,
+        }
+    )
+    return item

@@ -1,0 +1,178 @@
+"""Pure: which feeds a site has, where they live, and the index that lists them.
+
+The main feeds, one pair per category (on by default) and per tag (when
+configured), each under a path made safe from any name; the main feeds link to the
+category feeds and to `feeds.opml`, the index a reader can import in one go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+
+from lxml import etree
+
+from pipeline.config import Config
+from pipeline.model import OutputFile, Post
+
+INDEX_NAME = "feeds.opml"
+STYLESHEET_NAME = "feed.xsl"
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    rel: str
+    type: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class FeedSet:
+    """One feed (written as RSS and Atom, and JSON for the main one)."""
+
+    title: str
+    description: str
+    home_url: str
+    folder: str  # "" for the main feeds, "category/sleep/" for a category
+    base_url: str  # where out/ is served
+    language: str
+    author: str
+    hub: str
+    stylesheet: str  # the xml-stylesheet href, relative to the feed, or ""
+    related: tuple[Link, ...]
+    posts: tuple[Post, ...]
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}{self.folder}{name}"
+
+    def path(self, name: str) -> str:
+        return f"{self.folder}{name}"
+
+
+def slugify(name: str) -> str:
+    """A safe, readable path segment for any category or tag name."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-")
+    return slug or "n-" + hashlib.sha256(name.encode()).hexdigest()[:10]
+
+
+def unique_slugs(names: Iterable[str]) -> dict[str, str]:
+    """Name -> slug. Names that differ only in case share a slug (one feed); when
+    different names collide, the one that is its own slug keeps it (so adding "C++"
+    never moves the feed of "c") and the others get a short hash."""
+    taken: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        taken.setdefault(slugify(name), []).append(name)
+    result = {}
+    for slug, owners in taken.items():
+        folds = {name.casefold() for name in owners}
+        for name in owners:
+            plain = len(folds) == 1 or name.casefold() == slug
+            suffix = hashlib.sha256(name.casefold().encode()).hexdigest()[:6]
+            result[name] = slug if plain else f"{slug}-{suffix}"
+    return result
+
+
+def _categories(post: Post) -> tuple[str, ...]:
+    return post.categories
+
+
+def _tags(post: Post) -> tuple[str, ...]:
+    return post.tags
+
+
+def feed_sets(live: Sequence[Post], config: Config) -> list[FeedSet]:
+    """The main feed first, then the category and tag feeds ordered by path."""
+    site = config.site
+    base = config.feed.base_url
+    groups: list[tuple[str, str, Callable[[Post], tuple[str, ...]]]] = []
+    if config.feed.category_feeds:
+        groups.append(("category", "Category", _categories))
+    if config.feed.tag_feeds:
+        groups.append(("tag", "Tag", _tags))
+
+    def make(
+        title: str, description: str, folder: str, posts: Sequence[Post], related: tuple[Link, ...]
+    ) -> FeedSet:
+        depth = folder.count("/")
+        stylesheet = "../" * depth + STYLESHEET_NAME if config.feed.stylesheet else ""
+        return FeedSet(
+            title=title,
+            description=description,
+            home_url=site.url,
+            folder=folder,
+            base_url=base,
+            language=site.language,
+            author=site.author,
+            hub=config.feed.websub_hub,
+            stylesheet=stylesheet,
+            related=related,
+            posts=tuple(posts),
+        )
+
+    others: list[FeedSet] = []
+    for kind, label, names_of in groups:
+        slugs = unique_slugs(name for post in live for name in names_of(post))
+        by_slug: dict[str, list[str]] = {}
+        for name, slug in slugs.items():
+            by_slug.setdefault(slug, []).append(name)
+        for slug, owners in sorted(by_slug.items()):
+            name = min(owners)  # "Sleep" before "sleep": the capitalised form names the feed
+            members = [post for post in live if set(owners) & set(names_of(post))]
+            others.append(
+                make(
+                    f"{site.title}: {name}",
+                    f"{label} “{name}” on {site.title}",
+                    f"{kind}/{slug}/",
+                    members,
+                    (),
+                )
+            )
+    related = tuple(
+        Link(feed.url("atom.xml"), "related", "application/atom+xml", feed.title)
+        for feed in others
+        if feed.folder.startswith("category/")
+    ) + (Link(f"{base}{INDEX_NAME}", "related", "text/x-opml", f"All feeds of {site.title}"),)
+    main = make(site.title, site.description, "", live, related)
+    return [main, *others]
+
+
+def _outline(parent: etree._Element, feed: FeedSet, title: str) -> None:
+    etree.SubElement(
+        parent,
+        "outline",
+        type="rss",
+        text=title,
+        title=title,
+        xmlUrl=feed.url("feed.xml"),
+        htmlUrl=feed.home_url,
+    )
+
+
+def index_files(sets: Sequence[FeedSet], config: Config) -> list[OutputFile]:
+    """feeds.opml (every feed once, importable by any reader) and the stylesheet."""
+    opml = etree.Element("opml", version="2.0")
+    head = etree.SubElement(opml, "head")
+    etree.SubElement(head, "title").text = f"{config.site.title}: all feeds"
+    etree.SubElement(head, "ownerName").text = config.site.author
+    body = etree.SubElement(opml, "body")
+    main, *others = sets
+    _outline(body, main, main.title)
+    for kind, heading in (("category/", "Categories"), ("tag/", "Tags")):
+        group = [feed for feed in others if feed.folder.startswith(kind)]
+        if group:
+            parent = etree.SubElement(body, "outline", text=heading, title=heading)
+            for feed in group:
+                _outline(parent, feed, feed.title)
+    etree.indent(opml, space="  ")
+    data = etree.tostring(opml, xml_declaration=True, encoding="UTF-8") + b"\n"
+    result = [OutputFile(INDEX_NAME, data)]
+    if config.feed.stylesheet:
+        stylesheet = files("pipeline").joinpath(STYLESHEET_NAME).read_bytes()
+        result.append(OutputFile(STYLESHEET_NAME, stylesheet))
+    return result
