@@ -7,7 +7,7 @@ import json
 import feedparser
 import pytest
 
-from pipeline.feeds import slugify, unique_slugs
+from pipeline.feedsets import slugify, unique_slugs
 from tests.conftest import Site
 
 
@@ -117,6 +117,7 @@ def test_slugs_are_safe_path_segments() -> None:
     assert slugify("Food & Drink") == "food-drink"
     assert slugify("../../etc/passwd") == "etc-passwd"
     assert slugify("睡眠").startswith("n-")
-    slugs = unique_slugs(["C++", "C", "c"])
-    assert len(set(slugs.values())) == 3
+    slugs = unique_slugs(["C++", "C", "c", "Sleep", "sleep"])
+    assert slugs["C"] == slugs["c"] == "c" and slugs["C++"].startswith("c-")
+    assert slugs["Sleep"] == slugs["sleep"] == "sleep"
     assert all("/" not in s and ".." not in s for s in slugs.values())
