@@ -19,6 +19,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from pipeline import __version__
+from pipeline.budget import largest_fitting
 from pipeline.config import Config
 from pipeline.dates import rfc3339
 from pipeline.feedsets import FeedSet, Link, feed_sets, index_files
@@ -58,23 +59,11 @@ def fit(posts: Sequence[Post], render: Render, budget: int) -> bytes:
     data = render(posts, count)
     if not budget or len(data) <= budget:
         return data
-    full = _largest(0, count - 1, lambda n: len(render(posts, n)) <= budget)
+    full = largest_fitting(0, count - 1, lambda n: len(render(posts, n)) <= budget)
     if full is not None:
         return render(posts, full)
-    kept = _largest(1, count - 1, lambda n: len(render(posts[:n], 0)) <= budget)
+    kept = largest_fitting(1, count - 1, lambda n: len(render(posts[:n], 0)) <= budget)
     return render(posts[: kept or 1], 0)
-
-
-def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:
-    """The largest n in [low, high] with fits(n), for a fits that only turns false."""
-    best = None
-    while low <= high:
-        middle = (low + high) // 2
-        if fits(middle):
-            best, low = middle, middle + 1
-        else:
-            high = middle - 1
-    return best
 
 
 def _newest_change(posts: Sequence[Post]) -> datetime:
