@@ -68,6 +68,7 @@ class EmailConfig:
     max_age_days: int
     subject_one: str
     subject_many: str
+    max_bytes: int  # HTML size budget; Gmail clips messages above about 102 KB
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check]]] = {
         "max_age_days": (30, _positive_int),
         "subject_one": ("{title}", _TEXT),
         "subject_many": ("{site}: {title} and {more} more", _TEXT),
+        "max_bytes": (100_000, _positive_int),
     },
     "affiliate": {
         "hosts": (list(DEFAULT_AFFILIATE_HOSTS), _str_list),
@@ -332,6 +334,7 @@ def parse_config(
             max_age_days=email["max_age_days"],
             subject_one=email["subject_one"],
             subject_many=email["subject_many"],
+            max_bytes=email["max_bytes"],
         ),
         affiliate_hosts=tuple(values["affiliate"]["hosts"]),
         affiliate_disclosure=values["affiliate"]["default_disclosure"],

@@ -26,15 +26,18 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup
 
+from pipeline.budget import largest_fitting
 from pipeline.config import Config
 from pipeline.content import make_excerpt
 from pipeline.dates import display_date, rfc3339
 from pipeline.errors import ConfigError
+from pipeline.markup import ensure_alt, html_to_text
 from pipeline.model import Email, Post
 
 logger = logging.getLogger(__name__)
 
 PREHEADER_LENGTH = 140
+SHORT_EXCERPT = 160  # excerpt length when a digest must shrink to fit its budget
 
 
 def default_template_dirs() -> list[Path]:
@@ -117,7 +120,7 @@ def plan_emails(
 def render_email(
     new: Sequence[Post], updated: Sequence[Post], config: Config, templates: Templates
 ) -> Email:
-    """Render one email carrying `new` then `updated`."""
+    """Render one email carrying `new` then `updated`, within the size budget."""
     posts = list(new) + list(updated)
     first = posts[0]
     site = config.site
@@ -138,27 +141,16 @@ def render_email(
     digest.update(config.email.mode.encode())
     email_id = f"{date:%Y-%m-%d}-{digest.hexdigest()[:10]}"
 
-    per_post = config.email.mode == "per-post"
-    sections = []
-    for heading, group in (("", new), ("Updated", updated)):
-        if group:
-            views = [_post_view(post, config, full_body=per_post) for post in group]
-            sections.append({"heading": heading, "posts": views})
-    context = {
-        "site": {"title": site.title, "url": site.url, "language": site.language},
-        "subject": subject,
-        "preheader": preheader,
-        "sections": sections,
-        "footer": {
-            "unsubscribe_url": config.email.unsubscribe_url,
-            "unsubscribe_mailto": config.email.unsubscribe_mailto,
-            "postal_lines": [
-                line.strip() for line in config.email.postal_address.splitlines() if line.strip()
-            ],
-        },
-        "css": Markup(templates.source("email.css")),  # noqa: S704 (the site's own file)
-    }
-    html = inline_css(templates.render("digest.html", context))
+    layout = _Layout(
+        config=config,
+        templates=templates,
+        subject=subject,
+        preheader=preheader,
+        new=tuple(new),
+        updated=tuple(updated),
+        full_body=config.email.mode == "per-post",
+    )
+    html, context = layout.fit(config.email.max_bytes)
     text = templates.render("digest.txt", context)
     eml = build_eml(subject, html, text, date, email_id, config)
     manifest = {
@@ -177,6 +169,7 @@ def render_email(
             }
             for index, post in enumerate(posts)
         ],
+        "html_bytes": len(html.encode("utf-8")),
         "files": {},
     }
     files = {
@@ -197,19 +190,87 @@ def render_email(
     )
 
 
-def _post_view(post: Post, config: Config, full_body: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Layout:
+    """Everything one email shows; `fit` picks how much of it fits the budget."""
+
+    config: Config
+    templates: Templates
+    subject: str
+    preheader: str
+    new: tuple[Post, ...]
+    updated: tuple[Post, ...]
+    full_body: bool
+
+    def fit(self, budget: int) -> tuple[str, dict[str, Any]]:
+        """Full; else shorter excerpts (per post: the excerpt instead of the body);
+        else the last posts as a list of links. Disclosures are never shortened."""
+        count = len(self.new) + len(self.updated)
+        rendered = self._render(count, None, self.full_body)
+        if not budget or self._size(rendered) <= budget:
+            return rendered
+        rendered = self._render(count, SHORT_EXCERPT, False)
+        if self._size(rendered) <= budget or count == 1:
+            return rendered
+        shown = largest_fitting(
+            1, count - 1, lambda n: self._size(self._render(n, SHORT_EXCERPT, False)) <= budget
+        )
+        return self._render(shown or 1, SHORT_EXCERPT, False)
+
+    @staticmethod
+    def _size(rendered: tuple[str, dict[str, Any]]) -> int:
+        return len(rendered[0].encode("utf-8"))
+
+    def _render(
+        self, shown: int, excerpt: int | None, full_body: bool
+    ) -> tuple[str, dict[str, Any]]:
+        config = self.config
+        posts = list(self.new) + list(self.updated)
+        sections = []
+        for heading, group in (("", self.new), ("Updated", self.updated)):
+            visible = [post for post in group if posts.index(post) < shown]
+            if visible:
+                views = [_post_view(post, config, full_body, excerpt) for post in visible]
+                sections.append({"heading": heading, "posts": views})
+        more = [_post_view(post, config, False, None) for post in posts[shown:]]
+        context = {
+            "site": {
+                "title": config.site.title,
+                "url": config.site.url,
+                "language": config.site.language,
+            },
+            "subject": self.subject,
+            "preheader": self.preheader,
+            "sections": sections,
+            "more": more,
+            "footer": {
+                "unsubscribe_url": config.email.unsubscribe_url,
+                "unsubscribe_mailto": config.email.unsubscribe_mailto,
+                "postal_lines": [
+                    line.strip()
+                    for line in config.email.postal_address.splitlines()
+                    if line.strip()
+                ],
+            },
+            "css": Markup(self.templates.source("email.css")),  # noqa: S704 (the site's own file)
+        }
+        return inline_css(self.templates.render("digest.html", context)), context
+
+
+def _post_view(post: Post, config: Config, full_body: bool, excerpt: int | None) -> dict[str, Any]:
     return {
         "title": post.title,
         "url": post.url,
         "date": display_date(post.published, config.site.timezone),
         "category": ", ".join(post.categories),
-        "excerpt": post.excerpt,
+        "excerpt": make_excerpt([post.excerpt], excerpt) if excerpt else post.excerpt,
         # In per-post mode the body carries every disclosure where the author put it.
-        "body_html": Markup(post.html) if full_body else "",  # noqa: S704 (sanitized in content)
+        "body_html": Markup(ensure_alt(post.html)) if full_body else "",  # noqa: S704 (sanitized)
+        "body_text": html_to_text(post.html) if full_body else "",
         "disclosures": []
         if full_body
         else [
-            {"html": Markup(d.html), "text": d.text}  # noqa: S704 (sanitized)
+            {"html": Markup(d.html), "text": d.text}  # noqa: S704 (sanitized in content)
             for d in post.disclosures
         ],
     }
@@ -228,6 +289,9 @@ def inline_css(html: str) -> str:
             disable_link_rewrites=True,
             remove_classes=False,
             keep_style_tags=False,
+            # premailer copies CSS widths and heights into attributes for old clients;
+            # "height: auto" would become the invalid height="auto".
+            disable_basic_attributes=["height"],
         ).transform()
     )
 

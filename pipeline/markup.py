@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from html.parser import HTMLParser
 from typing import cast
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -211,3 +212,89 @@ def add_rel(fragment: str, wants_rel: Callable[[str], str | None]) -> str:
         return f'<a{match[1]}href="{match[2]}"{match[3]} rel="{rel}">'
 
     return _ANCHOR.sub(replace, fragment)
+
+
+class _TextWriter(HTMLParser):
+    """Sanitized HTML -> readable plain text (the text part of a full-post email)."""
+
+    BLOCKS = frozenset(
+        "p div h1 h2 h3 h4 h5 h6 blockquote pre figure figcaption table tr ul ol".split()
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.links: list[tuple[str, int]] = []
+        self.lists: list[list[int]] = []  # per open list: [next number] or [] for bullets
+        self.pre = 0
+
+    def _break(self, blank: bool = True) -> None:
+        self.out.append("\n\n" if blank else "\n")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag in self.BLOCKS:
+            self._break(blank=tag not in ("tr",))
+        if tag == "pre":
+            self.pre += 1
+        elif tag == "ul":
+            self.lists.append([])
+        elif tag == "ol":
+            self.lists.append([int(attributes.get("start") or 1)])
+        elif tag == "li":
+            self._break(blank=False)
+            indent = "  " * max(len(self.lists) - 1, 0)
+            numbering = self.lists[-1] if self.lists else []
+            if numbering:
+                self.out.append(f"{indent}{numbering[0]}. ")
+                numbering[0] += 1
+            else:
+                self.out.append(f"{indent}- ")
+        elif tag == "br":
+            self._break(blank=False)
+        elif tag == "hr":
+            self.out.append("\n\n----\n\n")
+        elif tag == "img" and attributes.get("alt"):
+            self.out.append(f"[{attributes['alt']}]")
+        elif tag == "a":
+            self.links.append((attributes.get("href") or "", len(self.out)))
+        elif tag in ("td", "th"):
+            self.out.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.out[start:]).strip()
+            if href and label not in (href, href.removeprefix("mailto:")):
+                self.out.append(f" ({href})")
+        elif tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+        elif tag == "pre":
+            self.pre -= 1
+        if tag in self.BLOCKS:
+            self._break()
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(data if self.pre else re.sub(r"\s+", " ", data))
+
+    def text(self) -> str:
+        # Two leading spaces are a nested list's or a <pre>'s indent; one is collapsed
+        # whitespace between tags.
+        lines = [
+            line.rstrip() if line.startswith("  ") else line.strip()
+            for line in "".join(self.out).split("\n")
+        ]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def html_to_text(fragment: str) -> str:
+    """Sanitized HTML as plain text: paragraphs, lists, `text (url)` links, [alt]."""
+    writer = _TextWriter()
+    writer.feed(fragment)
+    writer.close()
+    return writer.text()
+
+
+def ensure_alt(fragment: str) -> str:
+    """Every <img> with an alt attribute (empty when the author gave none)."""
+    return re.sub(r"<img\b(?![^>]*\balt=)", '<img alt=""', fragment)
