@@ -286,3 +286,12 @@ def test_eml_delivered_to_a_real_smtp_server_arrives_intact(tmp_path: Path) -> N
     assert plain is not None and html is not None
     assert "Medical disclosure:" in plain.get_content()
     assert "<strong>Medical disclosure:</strong>" in html.get_content()
+
+
+@pytest.mark.parametrize("make", [sample_digest, ten_post_digest, per_post_email])
+def test_every_link_and_image_is_an_absolute_https_url(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    html = (make(tmp_path / "site") / "email.html").read_text()
+    targets = re.findall(r'(?:href|src)="([^"]*)"', html)
+    assert targets
+    for target in targets:
+        assert target.startswith(("https://", "mailto:")), target
