@@ -46,6 +46,7 @@ class BuildReport:
     """What a build did, for people (log lines) and machines (--json)."""
 
     changes: Changes | None = None
+    posts: list[Post] = field(default_factory=list)  # every post read, published or not
     rejected: list[PostError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     emails: list[Email] = field(default_factory=list)
@@ -201,6 +202,7 @@ def _build(
     config: Config, options: BuildOptions, report: BuildReport, progress: Progress | None
 ) -> None:
     posts, unreadable = read_posts(config, report, progress)
+    report.posts = posts
     snapshot = ledger.read_snapshot(config.state_path)
     # A post whose file cannot be read this time is not "removed": keep it.
     kept = {i: e for i, e in snapshot.entries.items() if e.source not in unreadable}

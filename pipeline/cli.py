@@ -172,6 +172,116 @@ def build(
     run(action, verbose)
 
 
+@cli.command()
+@site_options
+@click.option("--strict", is_flag=True, help="Warnings count as problems too (exit 1).")
+def check(
+    site: Path, config_path: Path | None, now: str | None, as_json: bool, strict: bool
+) -> None:
+    """Lint posts and configuration, validate out/; exit 1 on any problem."""
+    setup_logging(quiet=as_json, verbose=False)
+
+    def action() -> int:
+        from pipeline.lint import CheckReport, load_for_check, run_check
+
+        report = CheckReport()
+        config = load_for_check(site, config_path, report, {})
+        if config is not None:
+            run_check(config, report)
+        if as_json:
+            click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
+        else:
+            for finding in report.findings:
+                click.echo(str(finding))
+            errors, total = len(report.errors), len(report.findings)
+            click.echo(
+                f"{report.posts_checked} post(s) and {report.outputs_checked} output file(s) "
+                f"checked: {errors} error(s), {total - errors} warning(s)"
+            )
+        return report.exit_code(strict)
+
+    run(action)
+
+
+@cli.command()
+@site_options
+def status(site: Path, config_path: Path | None, now: str | None, as_json: bool) -> None:
+    """What a build would do now, the last builds, and the emails in out/email/."""
+    setup_logging(quiet=True, verbose=False)
+
+    def action() -> int:
+        from pipeline.status import describe_status, gather_status
+
+        config = load_config(site, config_path)
+        result = gather_status(config, _moment(now, "--now", config) or datetime.now(UTC))
+        if as_json:
+            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        else:
+            for line in describe_status(result):
+                click.echo(line)
+        return 0
+
+    run(action)
+
+
+@cli.command()
+@site_options
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port on 127.0.0.1 (default: a free one).",
+)
+@click.option("--no-open", is_flag=True, help="Do not open a browser.")
+@click.option(
+    "--email", "email_id", metavar="ID", help="Show a written email from out/email/ instead."
+)
+@click.option(
+    "--post", metavar="POST", help="Show this post (id, slug or file) as a per-post email."
+)
+def preview(
+    site: Path,
+    config_path: Path | None,
+    now: str | None,
+    as_json: bool,
+    port: int,
+    no_open: bool,
+    email_id: str | None,
+    post: str | None,
+) -> None:
+    """Serve the next email on 127.0.0.1; it reloads on every change. Nothing is written."""
+    setup_logging(quiet=as_json, verbose=False)
+
+    def action() -> int:
+        from pipeline.preview import Preview, PreviewSource, run_preview
+
+        config = load_config(site, config_path)  # a missing file stops here (exit 2)
+        moment = _moment(now, "--now", config)
+        source = PreviewSource(lambda: load_config(site, config_path), site, moment, email_id, post)
+        preview = Preview(source, config_path or site / "newsletter.toml")
+
+        def announce(url: str) -> None:
+            if as_json:
+                click.echo(json.dumps({"url": url}))
+            else:
+                click.echo(f"Preview at {url} (Ctrl-C to stop)")
+            sys.stdout.flush()
+            if not no_open:
+                import webbrowser
+
+                webbrowser.open(url)
+
+        try:
+            run_preview(preview, port, announce)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", "choose another --port, or 0"
+            ) from None
+        return 0
+
+    run(action)
+
+
 def _progress_bar(paths: list[Path]) -> Iterable[Path]:
     with click.progressbar(paths, label="reading posts", file=sys.stderr) as bar:
         yield from bar

@@ -45,15 +45,20 @@ def read_post(source: str, raw: bytes, config: Config) -> Post:
     return _build_post(source, meta, body, raw, config)
 
 
-def _date(source: str, key: str, value: Any, config: Config) -> datetime:
+def _date(source: str, key: str, value: Any, config: Config, warnings: list[str]) -> datetime:
     try:
-        moment, _naive = parse_date(value, config.site.timezone)
+        moment, naive = parse_date(value, config.site.timezone)
     except DateError as exc:
         raise PostError(
             source,
             f"'{key}' {exc}",
             f"write {key}: 2026-05-19T15:50:46+00:00 (ISO 8601, offset optional)",
         ) from None
+    if naive and config.site.timezone is None:
+        warnings.append(
+            f"{source}: '{key}' has no time zone and [site] timezone is not set, so it is "
+            "read as UTC; set timezone in newsletter.toml (or write an offset)"
+        )
     return moment
 
 
@@ -128,10 +133,10 @@ def _build_post(source: str, meta: dict[str, Any], body: str, raw: bytes, config
                 "add published_at: 2026-05-19T15:50:46+00:00 (or date:) to the front matter",
             )
         key, value = "date (from the file name)", dated[1]
-    published = _date(source, key, value, config)
-    mkey, mvalue = field(meta, "modified")
-    modified = published if mvalue is None else _date(source, mkey, mvalue, config)
     warnings: list[str] = []
+    published = _date(source, key, value, config, warnings)
+    mkey, mvalue = field(meta, "modified")
+    modified = published if mvalue is None else _date(source, mkey, mvalue, config, warnings)
     if modified < published:
         warnings.append(
             f"{source}: '{mkey}' ({mvalue}) is before the publication date; "

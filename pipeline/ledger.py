@@ -168,3 +168,17 @@ def commit(
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+def history(path: Path, limit: int = 5) -> list[tuple[str, dict[str, object]]]:
+    """The most recent builds, newest first: (ran_at, summary)."""
+    if not path.exists():
+        return []
+    with _connect(path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "builds" not in tables:
+            return []
+        rows = db.execute(
+            "SELECT ran_at, summary FROM builds ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+    return [(row[0], json.loads(row[1])) for row in rows]

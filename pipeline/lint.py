@@ -1,0 +1,82 @@
+"""Shell: `newsletter check` gathers the posts, the configuration and out/, and
+runs the checks; it writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.build import find_posts
+from pipeline.checks import Finding, check_outputs, check_posts, config_findings
+from pipeline.config import CONFIG_NAME, Config, parse_config, read_config_file
+from pipeline.errors import ConfigError
+
+
+@dataclass
+class CheckReport:
+    findings: list[Finding] = field(default_factory=list)
+    posts_checked: int = 0
+    outputs_checked: int = 0
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def exit_code(self, strict: bool) -> int:
+        return 1 if self.errors or (strict and self.findings) else 0
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "posts_checked": self.posts_checked,
+            "outputs_checked": self.outputs_checked,
+            "errors": len(self.errors),
+            "warnings": len(self.findings) - len(self.errors),
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+def load_for_check(
+    site: Path, config_path: Path | None, report: CheckReport, overrides: dict[str, Path | None]
+) -> Config | None:
+    """The configuration; its problems become findings. Posts are still checked
+    when only the email settings are missing."""
+    path = config_path or site / CONFIG_NAME
+    raw = read_config_file(path)
+    try:
+        return parse_config(raw, site, str(path), overrides)
+    except ConfigError as error:
+        report.findings.extend(config_findings(error.message, str(path)))
+    try:
+        lenient = {**raw, "email": {**raw.get("email", {}), "enabled": False}}
+        return parse_config(lenient, site, str(path), overrides)
+    except ConfigError:
+        return None
+
+
+def run_check(config: Config, report: CheckReport) -> CheckReport:
+    paths = find_posts(config.content_dir)
+    files = []
+    for path in paths:
+        source = path.relative_to(config.content_dir).as_posix()
+        try:
+            files.append((source, path.read_bytes()))
+        except OSError as exc:
+            report.findings.append(
+                Finding(source, None, "error", f"cannot be read: {exc.strerror}")
+            )
+    _posts, findings = check_posts(files, config)
+    report.findings.extend(findings)
+    report.posts_checked = len(files)
+    out = config.out_dir
+    outputs = (
+        {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
+        if out.is_dir()
+        else {}
+    )
+    report.findings.extend(check_outputs(outputs, config))
+    report.outputs_checked = len(outputs)
+    return report

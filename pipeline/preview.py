@@ -1,0 +1,337 @@
+"""Shell: `newsletter preview`, the next email served on 127.0.0.1, as readers will see it.
+
+Every change to a post, a template, the CSS or newsletter.toml bumps a version
+number (a watcher thread compares file fingerprints four times a second); the
+page polls it and reloads itself. Rendering is a dry run: the ledger and out/ are
+never touched. A broken post or template shows a readable error page until fixed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from functools import cache
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from pathlib import Path
+
+from pipeline.build import EMAIL_FOLDER, BuildOptions, run_build
+from pipeline.checks import GMAIL_CLIP_BYTES, Finding, check_posts
+from pipeline.config import Config
+from pipeline.emails import Templates, default_template_dirs, render_email
+from pipeline.errors import PipelineError, PostError
+from pipeline.model import Post
+from pipeline.output import confined
+
+logger = logging.getLogger(__name__)
+
+_DARK_QUERY = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One rendering of the page: the email and what the author should know."""
+
+    label: str  # which email this is
+    sender: str = ""
+    subject: str = ""
+    preheader: str = ""
+    html: str = ""
+    text: str = ""
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[str, ...] = ()  # set when the email cannot be shown
+
+    @property
+    def dark_html(self) -> str:
+        """The email as a dark-mode client shows it: its dark rules always on."""
+        return _DARK_QUERY.sub("@media all", self.html)
+
+
+@dataclass
+class PreviewSource:
+    """Renders what to preview, from the files as they are now."""
+
+    load_config: Callable[[], Config]
+    site: Path
+    now: datetime | None = None  # None: the clock at each rendering
+    email_id: str | None = None  # a written email in out/email/
+    post: str | None = None  # an identity or file: that post, as a per-post email
+    _watched: list[Path] = field(default_factory=list, repr=False)
+
+    def watched(self) -> list[Path]:
+        """Folders whose change reloads the page: those of the last configuration
+        that loaded (the defaults until one does)."""
+        if not self._watched:
+            self._watched = [
+                self.site / "content",
+                self.site / "templates",
+                *default_template_dirs(),
+            ]
+        return self._watched
+
+    def render(self) -> Shown:
+        try:
+            config = self.load_config()
+        except PipelineError as error:
+            return Shown("newsletter.toml has problems", errors=(str(error),))
+        self._watched = [config.content_dir, config.template_dir, *default_template_dirs()]
+        try:
+            if self.email_id:
+                return self._written(config, self.email_id)
+            return self._next(config)
+        except PipelineError as error:
+            return Shown("The email cannot be rendered", errors=(str(error),))
+        except Exception as error:  # a bug: still no traceback in the author's browser
+            logger.exception("preview failed")
+            return Shown("Internal error", errors=(f"{type(error).__name__}: {error}",))
+
+    def _written(self, config: Config, email_id: str) -> Shown:
+        folder = confined(config.out_dir, f"{EMAIL_FOLDER}/{email_id}")
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+            page = (folder / "email.html").read_text(encoding="utf-8")
+            text = (folder / "email.txt").read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            return Shown(f"Email {email_id}", errors=(f"{folder}: cannot be read ({exc})",))
+        return Shown(
+            f"Written email {email_id}",
+            sender=config.email.from_address,
+            subject=str(manifest.get("subject", "")),
+            preheader=str(manifest.get("preheader", "")),
+            html=page,
+            text=text,
+        )
+
+    def _next(self, config: Config) -> Shown:
+        now = self.now or datetime.now(UTC)
+        report = run_build(config, BuildOptions(now=now, dry_run=True))
+        if report.rejected:
+            return Shown("Some posts cannot be read", errors=tuple(str(e) for e in report.rejected))
+        templates = Templates.for_site(config.template_dir)
+        if self.post:
+            post = _find(report.posts, self.post)
+            single = replace(config, email=replace(config.email, mode="per-post"))
+            email = render_email((post,), (), single, templates)
+            label, posts = f"Per-post email for {post.source}", [post]
+        elif report.emails:
+            email = report.emails[0]
+            label = f"The next email: {len(email.new)} new, {len(email.updated)} updated"
+            wanted = set(email.new + email.updated)
+            posts = [p for p in report.posts if p.identity in wanted]
+        else:
+            live = report.changes.live if report.changes else ()
+            if not live:
+                return Shown("Nothing to preview", errors=("there is no published post yet",))
+            email = render_email((live[0],), (), config, templates)
+            label, posts = "Nothing new to send: the newest post, as a sample", [live[0]]
+        files = [(p.source, (config.content_dir / p.source).read_bytes()) for p in posts]
+        _posts, findings = check_posts(files, config)
+        return Shown(
+            label,
+            sender=config.email.from_address,
+            subject=email.subject,
+            preheader=email.preheader,
+            html=email.files["email.html"].decode("utf-8"),
+            text=email.files["email.txt"].decode("utf-8"),
+            findings=tuple(findings),
+        )
+
+
+def _find(posts: list[Post], wanted: str) -> Post:
+    for post in posts:
+        if wanted in (post.identity, post.source, post.source.rsplit("/", 1)[-1]):
+            return post
+    raise PostError(wanted, "no such post", "give its id, slug or file name under content/")
+
+
+def fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of every file under `paths`."""
+    seen = []
+    for root in paths:
+        if root.is_file():
+            stat = root.stat()
+            seen.append((str(root), stat.st_mtime_ns, stat.st_size))
+            continue
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                seen.append((path, stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(seen))
+
+
+class Preview:
+    """The server's state: a version that changes with the files, and the rendering
+    of the current version (rendered once, however many frames ask for it)."""
+
+    def __init__(self, source: PreviewSource, config_file: Path) -> None:
+        self.source = source
+        self.config_file = config_file
+        self.version = 0
+        self._lock = threading.Lock()
+        self._shown: tuple[int, Shown] | None = None
+        self._stop = threading.Event()
+
+    def shown(self) -> Shown:
+        with self._lock:
+            if self._shown is None or self._shown[0] != self.version:
+                self._shown = (self.version, self.source.render())
+            return self._shown[1]
+
+    def watch(self, interval: float = 0.25) -> None:
+        last = fingerprint([*self.source.watched(), self.config_file])
+        while not self._stop.wait(interval):
+            current = fingerprint([*self.source.watched(), self.config_file])
+            if current != last:
+                last = current
+                with self._lock:
+                    self.version += 1
+                logger.info("change seen; the page reloads (version %d)", self.version)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def serve(preview: Preview, port: int) -> ThreadingHTTPServer:
+    """A server on 127.0.0.1 (port 0: a free one); the caller runs serve_forever."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            logger.debug("preview: " + format, *args)
+
+        def do_GET(self) -> None:  # noqa: N802
+            path = self.path.split("?", 1)[0]
+            if path == "/version":
+                self._send(json.dumps({"version": preview.version}), "application/json")
+                return
+            shown = preview.shown()
+            if path == "/":
+                self._send(page(shown, preview.version), "text/html")
+            elif path == "/email.html":
+                self._send(shown.html or error_page(shown), "text/html")
+            elif path == "/email-dark.html":
+                self._send(shown.dark_html or error_page(shown), "text/html")
+            elif path == "/email.txt":
+                self._send(shown.text, "text/plain")
+            else:
+                self.send_error(HTTPStatus.NOT_FOUND)
+
+        def _send(self, body: str, kind: str) -> None:
+            data = body.encode("utf-8")
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
+def run_preview(preview: Preview, port: int, announce: Callable[[str], None]) -> None:
+    """Serve until interrupted; `announce` receives the URL once listening."""
+    server = serve(preview, port)
+    watcher = threading.Thread(target=preview.watch, daemon=True)
+    watcher.start()
+    announce(f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        preview.stop()
+        server.server_close()
+
+
+_RELOAD = """
+<script>
+const version = %d;
+setInterval(async () => {
+  try {
+    const answer = await fetch("/version", {cache: "no-store"});
+    if ((await answer.json()).version !== version) location.reload();
+  } catch (error) {}
+}, 300);
+for (const frame of document.querySelectorAll("iframe.email")) {
+  frame.addEventListener("load", () => {
+    frame.style.height = frame.contentDocument.documentElement.scrollHeight + "px";
+  });
+}
+</script>
+"""
+
+
+@cache
+def _style() -> str:
+    return files("pipeline").joinpath("preview.css").read_text(encoding="utf-8")
+
+
+def page(shown: Shown, version: int) -> str:
+    """The preview page: inbox line, facts and checks, four renderings, the text."""
+    e = html.escape
+    if shown.errors:
+        return error_page(shown, version)
+    name, address = parseaddr(shown.sender)
+    name = name or address  # as an inbox shows it: the display name
+    size = len(shown.html.encode("utf-8"))
+    share = min(100, round(100 * size / GMAIL_CLIP_BYTES))
+    over = " over" if size >= GMAIL_CLIP_BYTES else ""
+    findings = (
+        "".join(f'<li class="{f.severity}">{e(str(f))}</li>' for f in shown.findings)
+        or '<li class="ok">No problems found in these posts.</li>'
+    )
+    frames = "".join(
+        f"<figure><figcaption>{e(caption)}</figcaption>"
+        f'<iframe class="email {kind}" src="{src}" title="{e(caption)}"></iframe></figure>'
+        for caption, kind, src in (
+            ("Phone, 375 px, light", "phone", "/email.html"),
+            ("Desktop, 800 px, light", "desktop", "/email.html"),
+            ("Phone, 375 px, dark", "phone", "/email-dark.html"),
+            ("Desktop, 800 px, dark", "desktop", "/email-dark.html"),
+        )
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Preview: {e(shown.subject)}</title>
+<style>{_style()}</style></head>
+<body>
+<header>
+<h1>{e(shown.label)} · reloads by itself when a post, template or setting changes</h1>
+<div class="inbox" id="inbox"><span class="from" title="{e(shown.sender)}">{e(name)}</span>
+<span class="subject" id="subject">{e(shown.subject)}</span>
+<span class="preheader" id="preheader">— {e(shown.preheader)}</span></div>
+<div class="facts">
+<span id="size">HTML {size:,} bytes of Gmail's {GMAIL_CLIP_BYTES:,}
+<span class="bar{over}"><span style="width:{share}%"></span></span> {share}%</span>
+</div>
+<ul class="checks" id="checks">{findings}</ul>
+</header>
+<main>{frames}
+<figure><figcaption>Plain-text part</figcaption>
+<pre class="text" id="text">{e(shown.text)}</pre></figure>
+</main>
+{_RELOAD % version}
+</body></html>
+"""
+
+
+def error_page(shown: Shown, version: int | None = None) -> str:
+    e = html.escape
+    problems = "".join(f"<pre>{e(problem)}</pre>" for problem in shown.errors)
+    reload = _RELOAD % version if version is not None else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Preview: {e(shown.label)}</title>
+<style>{_style()}</style></head>
+<body><div class="problem" id="problem"><h2>{e(shown.label)}</h2>{problems}
+<p>Fix the file named above and save it: this page reloads by itself.</p></div>
+{reload}</body></html>
+"""

@@ -1,0 +1,122 @@
+"""Shell: `newsletter status`, what a build would do now and what the ledger holds.
+
+It runs the build's decision as a dry run (nothing is written, not even the
+lock), then reads the ledger's history and the emails in out/email/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline import ledger
+from pipeline.build import EMAIL_FOLDER, BuildOptions, BuildReport, run_build
+from pipeline.config import Config
+from pipeline.dates import rfc3339
+
+
+def emails_on_disk(out_dir: Path) -> list[dict[str, object]]:
+    """Every complete email folder (its manifest is written last), newest first."""
+    folder = out_dir / EMAIL_FOLDER
+    found = []
+    for manifest in sorted(folder.glob("*/manifest.json"), reverse=True) if folder.is_dir() else []:
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        found.append(
+            {
+                "email_id": manifest.parent.name,
+                "subject": data.get("subject", ""),
+                "posts": len(data.get("posts", [])),
+            }
+        )
+    return found
+
+
+def gather_status(config: Config, now: datetime) -> dict[str, Any]:
+    report = run_build(config, BuildOptions(now=now, dry_run=True))
+    recorded = ledger.read_snapshot(config.state_path).email_ids
+    emails = emails_on_disk(config.out_dir)
+    for email in emails:
+        email["recorded"] = email["email_id"] in recorded
+    return {
+        "now": rfc3339(now),
+        "would": _would(report, config),
+        "last_builds": [
+            {
+                "ran_at": ran_at,
+                **{k: summary.get(k) for k in ("new", "modified", "removed", "emails")},
+            }
+            for ran_at, summary in ledger.history(config.state_path)
+        ],
+        "emails_on_disk": emails,
+        "rejected": [
+            {"file": e.source, "line": e.line, "message": e.message} for e in report.rejected
+        ],
+    }
+
+
+def _would(report: BuildReport, config: Config) -> dict[str, Any]:
+    changes = report.changes
+    if changes is None:  # a dry run always decides; this keeps the types honest
+        return {}
+    max_age = config.email.max_age_days
+    return {
+        "first_build": changes.first_build,
+        "new": [p.source for p in changes.new],
+        "modified": [p.source for p in changes.modified],
+        "removed": list(changes.removed),
+        "scheduled": [{"file": p.source, "at": rfc3339(p.published)} for p in changes.scheduled],
+        "held_by_settle_window": [p.source for p in changes.held],
+        "feeds_only": [
+            {
+                "file": p.source,
+                "why": "first build" if changes.first_build else f"older than {max_age} days",
+            }
+            for p in changes.recorded_only
+        ],
+        "emails": [
+            {"subject": e.subject, "new": len(e.new), "updated": len(e.updated)}
+            for e in report.emails
+        ],
+        "in_feeds": len(changes.live),
+    }
+
+
+def describe_status(status: dict[str, Any]) -> Iterator[str]:
+    would = status["would"]
+    yield f"As of {status['now']}, a build would:"
+    emails = would["emails"]
+    if not emails:
+        yield "  write no email"
+    for email in emails:
+        sizes = f"{email['new']} new, {email['updated']} updated"
+        yield f"  write an email: {email['subject']!r} ({sizes})"
+    for label, key in (("new", "new"), ("modified", "modified"), ("removed", "removed")):
+        for item in would[key]:
+            yield f"  {label}: {item}"
+    for item in would["scheduled"]:
+        yield f"  scheduled: {item['file']} at {item['at']}"
+    for item in would["held_by_settle_window"]:
+        yield f"  held by the settle window: {item}"
+    for item in would["feeds_only"]:
+        yield f"  into the feeds only: {item['file']} ({item['why']})"
+    yield f"  keep {would['in_feeds']} post(s) in the feeds"
+    for item in status["rejected"]:
+        where = f"{item['file']}:{item['line']}" if item["line"] else item["file"]
+        yield f"  skip {where}: {item['message']}"
+    builds = status["last_builds"]
+    yield "Last builds:" if builds else "Last builds: none yet (the first build records every post)"
+    for build in builds:
+        emails = ", ".join(e["email_id"] for e in build["emails"] or []) or "no email"
+        new, modified, removed = (len(build[key] or []) for key in ("new", "modified", "removed"))
+        yield f"  {build['ran_at']}: {new} new, {modified} modified, {removed} removed; {emails}"
+    on_disk = status["emails_on_disk"]
+    yield "Emails in out/email/:" if on_disk else "Emails in out/email/: none"
+    for email in on_disk:
+        state = "recorded" if email["recorded"] else "NOT recorded (a build was interrupted)"
+        yield f"  {email['email_id']}  {email['subject']!r}  {email['posts']} post(s), {state}"
