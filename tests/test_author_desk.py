@@ -1,0 +1,249 @@
+"""The author's desk: `check`, `status` and `preview`, run as the author runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from tests.conftest import SITE_TOML, Site, post_text
+from tests.realtools import CHROMIUM_FLAGS, require
+
+NOW = "2026-06-01T12:00:00+00:00"
+
+
+def run(site: Site, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--site", str(site.root), "--now", NOW])
+    return result.exit_code, result.output
+
+
+# --- check ------------------------------------------------------------------
+
+BAD_POSTS = {
+    "broken-yaml.md": "---\ntitle: [oops\ndate: 2026-05-01\n---\nBody.\n",
+    "impossible-date.md": "---\ntitle: T\ndate: 2026-02-30\n---\nBody.\n",
+    "no-date.md": "---\ntitle: T\n---\nBody.\n",
+    "undisclosed.md": post_text("Buy [oats](https://amzn.to/oats).", slug="undisclosed"),
+    "no-alt.md": post_text("Look:\n\n![](/img/cat.jpg)", slug="no-alt"),
+    "bad-link.md": post_text(
+        "See [this](www.example.com/page) and [that](http//x.example/).", slug="bad-link"
+    ),
+    "cut.md": post_text(
+        "Intro.\n\n**Affiliate disclosure:** I earn from links like [this](https://amzn.to/x).",
+        slug="cut",
+        excerpt="Intro. Affiliate disclosure: I earn from…",
+    ),
+    "twin-a.md": post_text("A.", slug="same"),
+    "twin-b.md": post_text("B.", slug="same"),
+}
+EXPECTED = {
+    "broken-yaml.md:3": "front matter is not valid YAML",
+    "impossible-date.md": "'date' '2026-02-30' is not a real date",
+    "no-date.md": "has no publication date",
+    "undisclosed.md:7": "has affiliate links (https://amzn.to/oats) but no affiliate disclosure",
+    "no-alt.md:9": "image https://blog.example/img/cat.jpg has no alt text",
+    "bad-link.md:7": "link 'www.example.com/page' looks like a web address without its https://",
+    "cut.md:5": "the excerpt cuts the affiliate disclosure short",
+    "twin-b.md": "has the same identity 'same' as twin-a.md",
+}
+
+
+def test_check_reports_each_bad_post_by_file_and_line_and_exits_1(site: Site) -> None:
+    for name, text in BAD_POSTS.items():
+        site.write(name, text)
+    site.post("fine.md", "All good.", slug="fine")
+    code, output = run(site, "check")
+    assert code == 1
+    for where, message in EXPECTED.items():
+        assert any(line.startswith(where) and message in line for line in output.splitlines()), (
+            where,
+            message,
+            output,
+        )
+    assert "hint:" in output and "Traceback" not in output
+    assert "fine.md" not in output
+
+
+def test_check_json_for_machines(site: Site) -> None:
+    site.write("no-date.md", BAD_POSTS["no-date.md"])
+    code, output = run(site, "check", "--json")
+    assert code == 1
+    report = json.loads(output)
+    [finding] = report["findings"]
+    assert finding["file"] == "no-date.md" and finding["severity"] == "error"
+    assert finding["hint"].startswith("add published_at:")
+
+
+def test_check_naive_dates_without_time_zone_are_warnings(make_site) -> None:  # type: ignore[no-untyped-def]
+    site = make_site(toml=SITE_TOML.replace('timezone = "UTC"\n', ""))
+    site.write("naive.md", "---\ntitle: T\ndate: 2026-05-01 10:00\n---\nBody.\n")
+    code, output = run(site, "check")
+    assert code == 0
+    assert "naive.md:3: warning: 'date' has no time zone and [site] timezone is not set" in output
+    assert run(site, "check", "--strict")[0] == 1
+
+
+def test_check_reports_missing_unsubscribe_and_postal_address(make_site) -> None:  # type: ignore[no-untyped-def]
+    toml = SITE_TOML.replace('unsubscribe_url = "https://blog.example/unsubscribe/"\n', "")
+    site = make_site(toml=toml.replace('postal_address = "1 Test Street, Testville"\n', ""))
+    site.write("no-date.md", BAD_POSTS["no-date.md"])
+    code, output = run(site, "check")
+    assert code == 1
+    assert "newsletter.toml: error: [email] unsubscribe_url: missing" in output
+    assert "newsletter.toml: error: [email] postal_address: missing" in output
+    assert "no-date.md: error: has no publication date" in output  # posts still checked
+
+
+def test_check_validates_the_outputs(site: Site) -> None:
+    site.post("a.md", "Body.", date="2026-05-30T00:00:00+00:00", slug="a")
+    site.build("--since", "2026-05-01", now=NOW)
+    assert run(site, "check")[0] == 0
+    [folder] = site.emails()
+    (folder / "email.txt").write_text("tampered")
+    (site.out / "feed.xml").write_text("<rss><channel>")
+    code, output = run(site, "check")
+    assert code == 1
+    assert f"out/email/{folder.name}/email.txt: error: missing or changed" in output
+    assert "out/feed.xml:1: error: not well-formed XML" in output
+
+
+# --- status -----------------------------------------------------------------
+
+
+def test_status_before_and_after_a_build(site: Site) -> None:
+    site.post("old.md", date="2026-05-01T00:00:00+00:00", slug="old", title="Old")
+    site.build(now="2026-05-02T00:00:00+00:00")
+    site.post("new.md", date="2026-05-30T00:00:00+00:00", slug="new", title="New")
+    site.post("later.md", date="2026-07-01T09:00:00+00:00", slug="later", title="Later")
+    code, before = run(site, "status")
+    assert code == 0
+    assert "write an email: 'New' (1 new, 0 updated)" in before
+    assert "new: new.md" in before
+    assert "scheduled: later.md at 2026-07-01T09:00:00+00:00" in before
+    assert "2026-05-02T00:00:00+00:00: 0 new, 0 modified, 0 removed; no email" in before
+    assert "Emails in out/email/: none" in before
+    site.build(now=NOW)
+    code, after = run(site, "status", "--json")
+    status = json.loads(after)
+    assert status["would"]["emails"] == [] and status["would"]["new"] == []
+    [email] = status["emails_on_disk"]
+    assert email["subject"] == "New" and email["recorded"] is True
+    assert status["last_builds"][0]["new"] == ["new"]
+    assert not (site.root / "out" / "email" / "x").exists()
+
+
+def test_status_and_preview_never_touch_the_ledger_or_out(site: Site) -> None:
+    site.post("a.md", date="2026-05-30T00:00:00+00:00", slug="a")
+    run(site, "status")
+    run(site, "check")
+    assert not site.out.exists() and not (site.root / ".newsletter").exists()
+
+
+# --- preview, in a real browser -----------------------------------------------
+
+
+@pytest.fixture
+def preview_server(site: Site) -> Iterator[tuple[Site, str]]:
+    site.post(
+        "a.md",
+        "Body of A.",
+        date="2026-05-30T00:00:00+00:00",
+        slug="a",
+        title="First title",
+        excerpt="An excerpt for the preheader.",
+    )
+    site.post("b.md", "Body of B.", date="2026-05-01T00:00:00+00:00", slug="b", title="Older post")
+    site.build(now="2026-05-02T00:00:00+00:00")  # b is known; a is what the next email brings
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "preview",
+            "--site",
+            str(site.root),
+            "--no-open",
+            "--now",
+            NOW,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("Preview at http://127.0.0.1:"), line
+        yield site, line.split()[2]
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_preview_shows_the_next_email_and_reloads_on_every_change(preview_server) -> None:  # type: ignore[no-untyped-def]
+    require("chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    site, url = preview_server
+    before = site.files()
+    ledger = (site.root / ".newsletter" / "ledger.sqlite").read_bytes()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=require("chromium"),
+            args=[flag for flag in CHROMIUM_FLAGS if flag != "--headless"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        expect(page.locator("#subject")).to_have_text("First title")
+        expect(page.locator("#preheader")).to_contain_text("An excerpt for the preheader.")
+        widths = page.eval_on_selector_all(
+            "iframe.email", "frames => frames.map(f => f.clientWidth)"
+        )
+        assert widths == [375, 800, 375, 800]  # the viewports inside the frames
+        frame = page.frame_locator("iframe.phone").first
+        expect(frame.locator(".post-title")).to_have_text("First title")
+        expect(page.locator("#size")).to_contain_text("of Gmail's 102,000")
+        expect(page.locator("#checks")).to_contain_text("No problems found")
+        expect(page.locator("#text")).to_contain_text("Read more: https://blog.example/a/")
+
+        # Edit the post: the page follows without a manual reload.
+        site.post(
+            "a.md",
+            "Body of A.",
+            date="2026-05-30T00:00:00+00:00",
+            slug="a",
+            title="Second title",
+            excerpt="An excerpt for the preheader.",
+        )
+        started = time.monotonic()
+        expect(frame.locator(".post-title")).to_have_text("Second title", timeout=5000)
+        expect(page.locator("#subject")).to_have_text("Second title")
+        assert time.monotonic() - started < 3
+
+        # Break a template: a readable error page; fix it: the email is back.
+        templates = site.root / "templates" / "email"
+        templates.mkdir(parents=True)
+        (templates / "digest.html").write_text("{% for x in %}broken")
+        expect(page.locator("#problem")).to_contain_text("email template", timeout=5000)
+        expect(page.locator("#problem")).not_to_contain_text("Traceback")
+        (templates / "digest.html").unlink()
+        expect(page.locator("#subject")).to_have_text("Second title", timeout=5000)
+
+        # A broken post: named on the page, and the page recovers when it is fixed.
+        site.write("a.md", "---\ntitle: [oops\n---\n")
+        expect(page.locator("#problem")).to_contain_text("a.md:3", timeout=5000)
+        site.post("a.md", "Body.", date="2026-05-30T00:00:00+00:00", slug="a", title="Third")
+        expect(page.locator("#subject")).to_have_text("Third", timeout=5000)
+        browser.close()
+    assert site.files() == before  # nothing written to out/
+    assert (site.root / ".newsletter" / "ledger.sqlite").read_bytes() == ledger
