@@ -20,11 +20,11 @@ from pipeline.config import Config
 from pipeline.content import read_post
 from pipeline.dates import rfc3339
 from pipeline.emails import Templates, plan_emails, render_email
-from pipeline.errors import PostError
+from pipeline.errors import OutputError, PostError
 from pipeline.feeds import render_feeds
 from pipeline.lock import exclusive
 from pipeline.model import Changes, Email, OutputFile, Post
-from pipeline.output import write_files
+from pipeline.output import remove_stale_temporaries, write_files
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def read_posts(
     for path in progress(paths) if progress else paths:
         source = path.relative_to(config.content_dir).as_posix()
         try:
-            post = read_post(source, path.read_bytes(), config)
+            post = read_post(source, _read_limited(path, source, config.max_post_bytes), config)
         except PostError as error:
             report.rejected.append(error)
             unreadable.add(source)
@@ -160,6 +160,20 @@ class WrittenEmail:
     email_id: str
     subject: str
     posts: tuple[tuple[str, datetime], ...]  # (identity, modified_at it carries)
+
+
+def _read_limited(path: Path, source: str, limit: int) -> bytes:
+    """The file's bytes, or a PostError when it is larger than the limit."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        size = path.stat().st_size
+        raise PostError(
+            source,
+            f"is {size / 1_000_000:.1f} MB, over the {limit / 1_000_000:.1f} MB limit",
+            "split it, or raise [build] max_post_bytes in newsletter.toml",
+        )
+    return data
 
 
 def unrecorded_emails(out_dir: Path, known: frozenset[str]) -> Iterator[WrittenEmail]:
@@ -236,6 +250,7 @@ def _build(
         )
     if options.dry_run:
         return
+    remove_stale_temporaries(config.out_dir)
     report.written, unchanged = write_files(config.out_dir, files)
     report.unchanged = len(unchanged)
     records = [
@@ -251,4 +266,11 @@ def _build(
     ]
     summary = report.summary()
     summary.pop("files_written")
-    ledger.commit(config.state_path, changes, records, options.now, summary)
+    try:
+        ledger.commit(config.state_path, changes, records, options.now, summary)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot record this build in {config.state_path}: {exc.strerror or exc}",
+            "out/ is complete; fix the ledger's folder and run the build again: it "
+            "rewrites the same files and the same email, and emails nothing twice",
+        ) from None

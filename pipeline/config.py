@@ -80,6 +80,7 @@ class Config:
     affiliate_disclosure: str
     excerpt_length: int
     settle_minutes: int
+    max_post_bytes: int  # a larger post file is refused (a runaway export, an attack)
     content_dir: Path
     out_dir: Path
     state_path: Path
@@ -178,6 +179,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Check]]] = {
     "build": {
         "excerpt_length": (300, _positive_int),
         "settle_minutes": (0, _positive_int),
+        "max_post_bytes": (2_000_000, _positive_int),
     },
 }
 
@@ -340,6 +342,7 @@ def parse_config(
         affiliate_disclosure=values["affiliate"]["default_disclosure"],
         excerpt_length=values["build"]["excerpt_length"],
         settle_minutes=values["build"]["settle_minutes"],
+        max_post_bytes=values["build"]["max_post_bytes"],
         content_dir=path_of("content"),
         out_dir=path_of("out"),
         state_path=path_of("state"),

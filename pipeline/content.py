@@ -122,6 +122,8 @@ def _build_post(source: str, meta: dict[str, Any], body: str, raw: bytes, config
     if title_value in (None, ""):
         raise PostError(source, "has no title", 'add title: "..." to the front matter')
     title = " ".join(as_text(source, "title", title_value).split())
+    if not title:
+        raise PostError(source, "has an empty title", 'write the title: title: "..."')
 
     key, value = field(meta, "published")
     if value is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -37,6 +38,7 @@ from pipeline.model import Email, Post
 logger = logging.getLogger(__name__)
 
 PREHEADER_LENGTH = 140
+MAX_SUBJECT = 200  # inboxes show ~60 characters; a runaway title must not fill the header
 SHORT_EXCERPT = 160  # excerpt length when a digest must shrink to fit its budget
 
 
@@ -132,7 +134,7 @@ def render_email(
         subject = config.email.subject_many.format(
             site=site.title, title=first.title, more=len(posts) - 1, count=len(posts)
         )
-    subject = one_line(subject)
+    subject = make_excerpt([one_line(subject)], MAX_SUBJECT)
     preheader = make_excerpt([one_line(first.excerpt)], PREHEADER_LENGTH)
     date = max(post.modified for post in posts).astimezone(UTC)
     digest = hashlib.sha256()
@@ -252,7 +254,7 @@ class _Layout:
                     if line.strip()
                 ],
             },
-            "css": Markup(self.templates.source("email.css")),  # noqa: S704 (the site's own file)
+            "css": Markup(safe_css(self.templates.source("email.css"), "email.css")),  # noqa: S704
         }
         return inline_css(self.templates.render("digest.html", context)), context
 
@@ -276,10 +278,35 @@ def _post_view(post: Post, config: Config, full_body: bool, excerpt: int | None)
     }
 
 
+_IMPORT = re.compile(r"@import\b[^;]*;?", re.IGNORECASE)
+
+
+def safe_css(css: str, origin: str) -> str:
+    """The stylesheet without @import rules: an email cannot load them, and cssutils
+    would fetch them from the network even with premailer's allow_network=False."""
+    if _IMPORT.search(css):
+        logger.warning("%s: @import rules are ignored in emails; copy the CSS in", origin)
+        return _IMPORT.sub("", css)
+    return css
+
+
+@cache
+def _offline_cssutils() -> None:
+    """Make cssutils refuse every fetch, once: the second wall after safe_css."""
+    import cssutils.util
+
+    def refuse(url: str) -> tuple[None, None]:
+        logger.warning("refused to fetch %s while inlining CSS", url)
+        return None, None
+
+    cssutils.util._defaultFetcher = refuse
+
+
 def inline_css(html: str) -> str:
     """premailer, with the network off: linked or imported CSS is never fetched."""
     from premailer import Premailer
 
+    _offline_cssutils()
     return str(
         Premailer(
             html,

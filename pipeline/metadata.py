@@ -65,15 +65,26 @@ _TextDatesLoader.yaml_implicit_resolvers = {
 }
 
 
-def _clean_values(value: Any) -> Any:
+MAX_FRONT_MATTER_CHARS = 100_000
+MAX_FRONT_MATTER_VALUES = 10_000  # nodes: a YAML alias "bomb" shares them exponentially
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _clean_values(value: Any, budget: list[int]) -> Any:
     """Values with XML-illegal characters removed: YAML escapes such as "\\x01" only
-    become characters when parsed."""
+    become characters when parsed. Stops after MAX_FRONT_MATTER_VALUES nodes."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, list):
-        return [_clean_values(item) for item in value]
+        return [_clean_values(item, budget) for item in value]
     if isinstance(value, dict):
-        return {key: _clean_values(item) for key, item in value.items()}
+        return {key: _clean_values(item, budget) for key, item in value.items()}
     return value
 
 
@@ -82,7 +93,7 @@ def split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
     stripped = text.lstrip("\n")
     handler = frontmatter.detect_format(stripped, _HANDLERS)
     if handler is None:
-        pelican = _pelican_header(stripped)
+        pelican = _pelican_header(source, stripped)
         if pelican is not None:
             return pelican
         raise PostError(
@@ -98,11 +109,26 @@ def split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
             source, "front matter is not closed", "end the front matter with a '---' line", line=1
         ) from None
     opening_line = text.count("\n", 0, len(text) - len(stripped)) + 1
+    if len(fm_text) > MAX_FRONT_MATTER_CHARS:
+        raise PostError(
+            source,
+            f"front matter is {len(fm_text):,} characters long",
+            f"keep it under {MAX_FRONT_MATTER_CHARS:,}: titles, dates, lists of names",
+            line=opening_line,
+        )
     try:
         if isinstance(handler, YAMLHandler):
             meta = handler.load(fm_text, Loader=_TextDatesLoader)
         else:
             meta = handler.load(fm_text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise PostError(
+            source,
+            f"front matter uses a YAML tag that builds objects ({exc.problem})",
+            "remove the !!tag: front matter holds text, numbers, dates and lists only",
+            line=opening_line + mark.line if mark is not None else opening_line,
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = opening_line + mark.line if mark is not None else opening_line
@@ -124,18 +150,28 @@ def split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
             "write it as 'title: ...' and 'date: ...' lines",
             line=opening_line + 1,
         )
-    return _normalized(meta), body
+    return _normalized(source, meta, opening_line), body
 
 
-def _normalized(meta: Mapping[Any, Any]) -> dict[str, Any]:
+def _normalized(source: str, meta: Mapping[Any, Any], line: int = 1) -> dict[str, Any]:
     """Keys in lower case (the first spelling wins), values cleaned."""
     result: dict[str, Any] = {}
-    for key, value in meta.items():
-        result.setdefault(str(key).lower(), _clean_values(value))
+    budget = [MAX_FRONT_MATTER_VALUES]
+    try:
+        for key, value in meta.items():
+            result.setdefault(str(key).lower(), _clean_values(value, budget))
+    except _TooLarge:
+        raise PostError(
+            source,
+            f"front matter holds more than {MAX_FRONT_MATTER_VALUES:,} values "
+            "(nested YAML aliases?)",
+            "write plain keys with short lists; do not use YAML anchors and aliases",
+            line=line,
+        ) from None
     return result
 
 
-def _pelican_header(text: str) -> tuple[dict[str, Any], str] | None:
+def _pelican_header(source: str, text: str) -> tuple[dict[str, Any], str] | None:
     """Pelican's "Title: ..." lines before the first blank line, if the file has them."""
     head, _, body = text.partition("\n\n")
     fields = [_PELICAN_LINE.match(line) for line in head.splitlines()]
@@ -144,7 +180,7 @@ def _pelican_header(text: str) -> tuple[dict[str, Any], str] | None:
     meta = {m["key"]: m["value"].strip() for m in fields if m is not None}
     if "title" not in {key.lower() for key in meta}:
         return None
-    return _normalized(meta), body
+    return _normalized(source, meta), body
 
 
 def field(meta: Mapping[str, Any], name: str) -> tuple[str, Any]:

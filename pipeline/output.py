@@ -60,6 +60,21 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def remove_stale_temporaries(root: Path) -> list[str]:
+    """Delete the temporary files a killed build left behind (under the lock, so no
+    other build is writing them)."""
+    removed = []
+    if root.is_dir():
+        for path in root.rglob(".*.tmp"):
+            if path.is_file() and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path.relative_to(root).as_posix())
+    if removed:
+        logger.info("removed %d temporary file(s) left by an interrupted build", len(removed))
+    return removed
+
+
 def write_files(root: Path, files: Iterable[OutputFile]) -> tuple[list[str], list[str]]:
     """Write in order; returns (written, unchanged) paths relative to root."""
     written: list[str] = []
