@@ -1,0 +1,136 @@
+"""Generated front matter and bodies through the parser and every renderer.
+
+Invariants: the only failure is a reported PostError; every feed is well-formed
+XML (and JSON); no executable markup survives; a disclosure is kept verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from pipeline.content import read_post
+from pipeline.emails import Templates, default_template_dirs, render_email
+from pipeline.errors import PostError
+from pipeline.feeds import render_feeds
+from tests.conftest import make_config
+from tests.test_hostile_input import executable_markup
+
+CONFIG = make_config()
+TEMPLATES = Templates(tuple(str(d) for d in default_template_dirs() if d.is_dir()))
+
+nasty_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+html_bits = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        '<img src="x.png" onerror="alert(1)">',
+        '<a href="javascript:alert(1)">x</a>',
+        '<iframe src="https://evil.example/"></iframe>',
+        "<style>body{display:none}</style>",
+        '<div onclick="x()">d</div>',
+        "[link](javascript:alert(1))",
+        "<!-- comment -->",
+        "]]>",
+        "&amp; &lt; &#0; &#x0;",
+        "\x00\x07\x1b\ufffe",
+        "# Heading",
+        "- list item",
+        "> quote",
+        "```\ncode\n```",
+        "**bold** _em_ `code`",
+    ]
+)
+paragraphs = st.lists(st.one_of(nasty_text, html_bits), max_size=8)
+# Hypothesis takes naive bounds and adds the zone itself (timezones=).
+iso_dates = st.datetimes(
+    min_value=datetime(1990, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2030, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+).map(lambda d: d.isoformat())
+# Mostly valid values, so most examples reach the renderers; the rest probe rejection.
+dates = st.one_of(
+    iso_dates,
+    iso_dates,
+    iso_dates,
+    st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 1, 1)).map(str),
+    st.integers(min_value=-10, max_value=2_000_000_000),
+    nasty_text,
+)
+titles = st.one_of(
+    *[
+        st.text(
+            alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+            min_size=1,
+            max_size=60,
+        )
+    ]
+    * 6,
+    st.integers(),
+    st.none(),
+    st.lists(nasty_text, max_size=2),
+)
+names = st.one_of(nasty_text, st.lists(nasty_text, max_size=4))
+disclosure_words = (
+    st.text(alphabet="abcdefghij klmnop", min_size=5, max_size=40).map(str.strip).filter(bool)
+)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    title=titles,
+    published=dates,
+    modified=st.one_of(st.none(), dates),
+    tags=names,
+    categories=names,
+    excerpt=st.one_of(st.none(), nasty_text),
+    body=paragraphs,
+    disclosure=st.one_of(st.none(), disclosure_words),
+    garble=st.sampled_from([False] * 9 + [True]),
+)
+def test_any_post_is_built_safely_or_rejected_with_a_reason(  # type: ignore[no-untyped-def]
+    title, published, modified, tags, categories, excerpt, body, disclosure, garble
+) -> None:
+    meta = {"title": title, "date": published, "tags": tags, "categories": categories}
+    if modified is not None:
+        meta["modified_at"] = modified
+    if excerpt is not None:
+        meta["excerpt"] = excerpt
+    paragraphs_ = list(body)
+    if disclosure:
+        paragraphs_.insert(len(paragraphs_) // 2, f"⚕️ **Medical disclosure:** {disclosure}.")
+    text = "---\n" + yaml.safe_dump(meta, allow_unicode=True) + "---\n\n" + "\n\n".join(paragraphs_)
+    raw = text.encode("utf-8", "surrogatepass")
+    if garble:
+        raw = raw.replace(b"---\n", b"---\n:\n", 1)
+    try:
+        post = read_post("fuzz.md", raw, CONFIG)
+    except PostError as error:
+        assert error.source == "fuzz.md" and error.message
+        return
+    assert executable_markup(post.html) == []
+    for disclosure_ in post.disclosures:
+        assert executable_markup(disclosure_.html) == []
+    if disclosure:
+        assert any(d.text == f"⚕️ Medical disclosure: {disclosure}." for d in post.disclosures)
+        assert f"<strong>Medical disclosure:</strong> {disclosure}." in post.html
+    for output in render_feeds([post], CONFIG):
+        if output.path.endswith(".json"):
+            item = json.loads(output.data)["items"][0]
+            assert executable_markup(item.get("content_html", "")) == []
+        else:
+            etree.fromstring(output.data)
+    email = render_email((post,), (), CONFIG, TEMPLATES)
+    etree.fromstring(email.files["email.html"], etree.HTMLParser())
+    assert executable_markup(email.files["email.html"].decode(), allow_style=True) == []
+    if disclosure:
+        assert f"⚕️ Medical disclosure: {disclosure}." in email.files["email.txt"].decode()
