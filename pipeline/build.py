@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import ledger
+from pipeline import fastpath, ledger, postcache
 from pipeline.changes import Policy, decide
 from pipeline.config import Config
-from pipeline.content import read_post
+from pipeline.content import read_header, read_post
 from pipeline.dates import rfc3339
 from pipeline.emails import Templates, plan_emails, render_email
 from pipeline.errors import OutputError, PostError
@@ -39,6 +39,7 @@ class BuildOptions:
     now: datetime
     since: datetime | None = None
     dry_run: bool = False
+    full_scan: bool = False  # re-read every file, trusting no size or modification time
 
 
 @dataclass
@@ -118,17 +119,34 @@ def find_posts(content_dir: Path) -> list[Path]:
 
 
 def read_posts(
-    config: Config, report: BuildReport, progress: Progress | None = None
-) -> tuple[list[Post], set[str]]:
-    """Every readable post; the rest reported. Returns (posts, unreadable sources)."""
+    config: Config,
+    report: BuildReport,
+    progress: Progress | None = None,
+    full_scan: bool = False,
+) -> tuple[list[Post], set[str], dict[str, postcache.CachedHeader], set[str]]:
+    """Every readable post's header; the rest reported.
+
+    A file whose size and modification time match the cache is not opened (unless
+    `full_scan`); its front-matter timestamps still decide what is new or modified.
+    Returns (headers, unreadable sources, cache entries to store, sources cached).
+    """
     paths = find_posts(config.content_dir)
+    cached = {} if full_scan else postcache.load_headers(config)
+    fresh: dict[str, postcache.CachedHeader] = {}
     posts: list[Post] = []
     by_identity: dict[str, Post] = {}
     unreadable: set[str] = set()
     for path in progress(paths) if progress else paths:
         source = path.relative_to(config.content_dir).as_posix()
         try:
-            post = read_post(source, _read_limited(path, source, config.max_post_bytes), config)
+            stat = path.stat()
+            hit = cached.get(source)
+            if hit is not None and (hit.size, hit.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                post = hit.post
+            else:
+                raw = _read_limited(path, source, config.max_post_bytes)
+                post = read_header(source, raw, config)
+                fresh[source] = postcache.CachedHeader(stat.st_size, stat.st_mtime_ns, post)
         except PostError as error:
             report.rejected.append(error)
             unreadable.add(source)
@@ -150,7 +168,57 @@ def read_posts(
         by_identity[post.identity] = post
         report.warnings.extend(post.warnings)
         posts.append(post)
-    return posts, unreadable
+    return posts, unreadable, fresh, set(cached)
+
+
+def render_posts(posts: Iterable[Post], config: Config) -> dict[str, Post]:
+    """Rendered versions of these posts by identity: from the cache by content hash,
+    else read and rendered now (the only place bodies are parsed)."""
+    wanted = {post.identity: post for post in posts if not post.rendered}
+    cached = postcache.load_rendered(config, {p.content_hash for p in wanted.values()})
+    result: dict[str, Post] = {}
+    for identity, header in wanted.items():
+        post = cached.get(header.content_hash)
+        if post is None or post.source != header.source:
+            raw = (config.content_dir / header.source).read_bytes()
+            post = read_post(header.source, raw, config)
+            if post.content_hash != header.content_hash:  # changed while we built
+                post = replace(post, content_hash=header.content_hash)
+        result[identity] = post
+    return result
+
+
+def _needed(changes: Changes, config: Config) -> list[Post]:
+    """The posts the outputs show: every feed's entries, and the emails' posts."""
+    from pipeline.feedsets import feed_sets
+
+    needed = {p.identity: p for p in changes.new + changes.modified}
+    for feed in feed_sets(changes.live, config):
+        for post in feed.posts[: config.feed.limit]:
+            needed[post.identity] = post
+    return list(needed.values())
+
+
+def _next_due(changes: Changes, config: Config) -> str:
+    """When time alone will change the outcome: a scheduled post's time, or the end
+    of a held post's settle window ("" when nothing waits)."""
+    from datetime import timedelta
+
+    settle = timedelta(minutes=config.settle_minutes)
+    moments = [p.published for p in changes.scheduled] + [p.modified + settle for p in changes.held]
+    return rfc3339(min(moments)) if moments else ""
+
+
+def _with_rendered(changes: Changes, rendered: dict[str, Post]) -> Changes:
+    def swap(posts: tuple[Post, ...]) -> tuple[Post, ...]:
+        return tuple(rendered.get(post.identity, post) for post in posts)
+
+    return replace(
+        changes,
+        live=swap(changes.live),
+        new=swap(changes.new),
+        modified=swap(changes.modified),
+    )
 
 
 @dataclass(frozen=True)
@@ -215,7 +283,8 @@ def run_build(
 def _build(
     config: Config, options: BuildOptions, report: BuildReport, progress: Progress | None
 ) -> None:
-    posts, unreadable = read_posts(config, report, progress)
+    inputs = "" if options.dry_run else fastpath.inputs_fingerprint(config)
+    posts, unreadable, fresh, cached = read_posts(config, report, progress, options.full_scan)
     report.posts = posts
     snapshot = ledger.read_snapshot(config.state_path)
     # A post whose file cannot be read this time is not "removed": keep it.
@@ -230,6 +299,11 @@ def _build(
         settle_minutes=config.settle_minutes,
     )
     changes = decide(posts, snapshot, options.now, policy, already)
+    rendered = render_posts(_needed(changes, config), config)
+    headers = {post.identity: post for post in posts}
+    for post in rendered.values():  # what only the body shows (header warnings are in)
+        report.warnings.extend(w for w in post.warnings if w not in headers[post.identity].warnings)
+    changes = _with_rendered(changes, rendered)
     report.changes = changes
 
     files: list[OutputFile] = render_feeds(changes.live, config)
@@ -250,6 +324,9 @@ def _build(
         )
     if options.dry_run:
         return
+    gone = cached - {p.source for p in posts} - unreadable
+    keep = {post.content_hash for post in rendered.values()}
+    postcache.save(config, fresh, gone, rendered.values(), keep)
     remove_stale_temporaries(config.out_dir)
     report.written, unchanged = write_files(config.out_dir, files)
     report.unchanged = len(unchanged)
@@ -266,8 +343,14 @@ def _build(
     ]
     summary = report.summary()
     summary.pop("files_written")
+    clean = not report.rejected and not adopted
+    meta = {
+        # Compared by the next build's nothing-changed exit; only a clean build may skip.
+        "fingerprint": fastpath.fingerprint(config, inputs) if clean else "",
+        "next_due": _next_due(changes, config),
+    }
     try:
-        ledger.commit(config.state_path, changes, records, options.now, summary)
+        ledger.commit(config.state_path, changes, records, options.now, summary, meta)
     except OSError as exc:
         raise OutputError(
             f"cannot record this build in {config.state_path}: {exc.strerror or exc}",

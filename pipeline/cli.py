@@ -130,6 +130,11 @@ def cli() -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Decide and render, but write nothing.")
 @click.option(
+    "--full-scan",
+    is_flag=True,
+    help="Re-read every post, trusting no file size or modification time.",
+)
+@click.option(
     "-q", "--quiet", is_flag=True, help="Print only warnings and errors (what cron mails)."
 )
 @click.option(
@@ -145,6 +150,7 @@ def build(
     state: Path | None,
     since: str | None,
     dry_run: bool,
+    full_scan: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -152,14 +158,25 @@ def build(
     setup_logging(quiet or as_json, verbose)
 
     def action() -> int:
+        config = load_config(site, config_path, {"content": content, "out": out, "state": state})
+        moment = _moment(now, "--now", config) or datetime.now(UTC)
+        if not (since or full_scan):
+            from pipeline.fastpath import unchanged
+
+            if unchanged(config, moment):  # before the heavy imports below
+                logger.info("nothing changed since the last build; out/ is up to date")
+                if as_json:
+                    click.echo(json.dumps({"unchanged": True, "dry_run": dry_run}))
+                return 0
+
         from pipeline.build import BuildOptions, run_build
         from pipeline.report import describe
 
-        config = load_config(site, config_path, {"content": content, "out": out, "state": state})
         options = BuildOptions(
-            now=_moment(now, "--now", config) or datetime.now(UTC),
+            now=moment,
             since=_moment(since, "--since", config),
             dry_run=dry_run,
+            full_scan=full_scan,
         )
         show_bar = sys.stderr.isatty() and not (quiet or as_json or verbose)
         report = run_build(config, options, _progress_bar if show_bar else None)

@@ -85,6 +85,7 @@ class Config:
     out_dir: Path
     state_path: Path
     template_dir: Path  # the site's own templates/email, may not exist
+    config_file: Path | None = None  # the newsletter.toml this came from
 
 
 Check = Callable[[Any], str | None]  # returns a problem, or None when the value is fine
@@ -220,6 +221,7 @@ def parse_config(
     site_dir: Path,
     origin: str = CONFIG_NAME,
     path_overrides: Mapping[str, Path | None] | None = None,
+    config_file: Path | None = None,
 ) -> Config:
     """Validate the whole file, then build the Config or raise one ConfigError."""
     problems: list[str] = []
@@ -347,7 +349,14 @@ def parse_config(
         out_dir=path_of("out"),
         state_path=path_of("state"),
         template_dir=path_of("templates"),
+        config_file=config_file,
     )
+
+
+def default_template_dirs() -> list[Path]:
+    """Where the shipped email templates are: inside the wheel, or the repository's."""
+    package = Path(__file__).resolve().parent
+    return [package / "_templates" / "email", package.parent / "templates" / "email"]
 
 
 def _with_slash(url: str) -> str:
@@ -361,4 +370,4 @@ def load_config(
 ) -> Config:
     """Read and validate the site's configuration (the shell's entry point)."""
     path = config_path or site_dir / CONFIG_NAME
-    return parse_config(read_config_file(path), site_dir, str(path), path_overrides)
+    return parse_config(read_config_file(path), site_dir, str(path), path_overrides, path)

@@ -12,6 +12,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -32,7 +33,20 @@ _DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
 
 
 def read_post(source: str, raw: bytes, config: Config) -> Post:
-    """Read one post file. `source` is its path under content/, for messages."""
+    """Read one post file, body and all. `source` is its path under content/."""
+    meta, body = _split(source, raw)
+    return _render(_header(source, meta, raw, config), meta, body, config)
+
+
+def read_header(source: str, raw: bytes, config: Config) -> Post:
+    """Read what deciding needs (front matter, identity, dates, state), not the body:
+    a Post with `rendered=False`. Every error `read_post` raises for the front matter,
+    this raises too."""
+    meta, _body = _split(source, raw)
+    return _header(source, meta, raw, config)
+
+
+def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -41,8 +55,7 @@ def read_post(source: str, raw: bytes, config: Config) -> Post:
             f"is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#x})",
             "save the file as UTF-8 in your editor",
         ) from None
-    meta, body = split_front_matter(source, clean_text(text))
-    return _build_post(source, meta, body, raw, config)
+    return split_front_matter(source, clean_text(text))
 
 
 def _date(source: str, key: str, value: Any, config: Config, warnings: list[str]) -> datetime:
@@ -117,7 +130,7 @@ def make_entry_id(pattern: str, site_url: str, raw_id: str, identity: str, url: 
     )
 
 
-def _build_post(source: str, meta: dict[str, Any], body: str, raw: bytes, config: Config) -> Post:
+def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Post:
     title_value = meta.get("title")
     if title_value in (None, ""):
         raise PostError(source, "has no title", 'add title: "..." to the front matter')
@@ -158,28 +171,22 @@ def _build_post(source: str, meta: dict[str, Any], body: str, raw: bytes, config
     else:
         identity = source
 
-    stripped = strip_chrome(parse_blocks(body), title, published, config.site.timezone)
     author_key, author_value = field(meta, "author")
     if isinstance(author_value, list) and author_value:
         author_value = author_value[0]
-    if author_value is not None:
-        author = as_text(source, author_key, author_value)
-    else:
-        author = stripped.author or config.site.author
-    arranged = arrange_body(source, stripped.blocks, meta.get("disclosures"), url, config)
-    warnings.extend(arranged.warnings)
-
+    author = "" if author_value is None else as_text(source, author_key, author_value)
     excerpt_key, excerpt_value = field(meta, "excerpt")
-    if excerpt_value is not None:
-        excerpt = as_text(source, excerpt_key, excerpt_value).strip()
-    else:
-        paragraphs = [
-            b.text
-            for i, b in enumerate(stripped.blocks)
-            if b.kind == "paragraph" and i not in arranged.disclosure_blocks
-        ]
-        excerpt = make_excerpt(paragraphs, config.excerpt_length)
-
+    excerpt = "" if excerpt_value is None else as_text(source, excerpt_key, excerpt_value).strip()
+    given = meta.get("disclosures")
+    if given is not None and not (
+        isinstance(given, str)
+        or (isinstance(given, list) and all(isinstance(g, str) for g in given))
+    ):
+        raise PostError(
+            source,
+            "'disclosures' must be a list of paragraphs",
+            'write disclosures: ["**Affiliate disclosure:** This post contains affiliate links."]',
+        )
     ckey, categories = field(meta, "categories")
     tkey, tags = field(meta, "tags")
     return Post(
@@ -194,12 +201,43 @@ def _build_post(source: str, meta: dict[str, Any], body: str, raw: bytes, config
         draft=_is_unpublished(meta),
         categories=as_names(source, ckey, categories),
         tags=as_names(source, tkey, tags),
-        author=" ".join(author.split()),
+        author=" ".join((author or config.site.author).split()),
+        excerpt=excerpt,
+        html="",
+        disclosures=(),
+        affiliate_links=(),
+        warnings=tuple(warnings),
+        rendered=False,
+    )
+
+
+def _render(header: Post, meta: dict[str, Any], body: str, config: Config) -> Post:
+    """The header completed with its body: cleaned HTML, disclosures, excerpt."""
+    source = header.source
+    stripped = strip_chrome(
+        parse_blocks(body), header.title, header.published, config.site.timezone
+    )
+    arranged = arrange_body(source, stripped.blocks, meta.get("disclosures"), header.url, config)
+    excerpt = header.excerpt
+    if field(meta, "excerpt")[1] is None:
+        paragraphs = [
+            b.text
+            for i, b in enumerate(stripped.blocks)
+            if b.kind == "paragraph" and i not in arranged.disclosure_blocks
+        ]
+        excerpt = make_excerpt(paragraphs, config.excerpt_length)
+    author = header.author
+    if field(meta, "author")[1] is None and stripped.author:
+        author = " ".join(stripped.author.split())
+    return replace(
+        header,
+        author=author,
         excerpt=excerpt,
         html=arranged.html,
         disclosures=arranged.disclosures,
         affiliate_links=arranged.affiliate_links,
-        warnings=tuple(warnings),
+        warnings=header.warnings + arranged.warnings,
+        rendered=True,
     )
 
 

@@ -28,7 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from pipeline.budget import largest_fitting
-from pipeline.config import Config
+from pipeline.config import Config, default_template_dirs
 from pipeline.content import make_excerpt
 from pipeline.dates import display_date, rfc3339
 from pipeline.errors import ConfigError
@@ -40,12 +40,6 @@ logger = logging.getLogger(__name__)
 PREHEADER_LENGTH = 140
 MAX_SUBJECT = 200  # inboxes show ~60 characters; a runaway title must not fill the header
 SHORT_EXCERPT = 160  # excerpt length when a digest must shrink to fit its budget
-
-
-def default_template_dirs() -> list[Path]:
-    """Where the shipped templates are: inside the wheel, or the repository's."""
-    package = Path(__file__).resolve().parent
-    return [package / "_templates" / "email", package.parent / "templates" / "email"]
 
 
 @cache

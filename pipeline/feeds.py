@@ -45,6 +45,9 @@ def render_feeds(live: Sequence[Post], config: Config) -> list[OutputFile]:
     sets = feed_sets(live, config)
     for feed in sets:
         posts = feed.posts[: config.feed.limit]
+        unrendered = [post.source for post in posts if not post.rendered]
+        if unrendered:  # the build renders every entry first; a header here is a bug
+            raise RuntimeError(f"feed entries not rendered: {unrendered[:3]}")
         files.append(OutputFile(feed.path("feed.xml"), fit(posts, _rss(feed), budget)))
         files.append(OutputFile(feed.path("atom.xml"), fit(posts, _atom(feed), budget)))
         if feed.folder == "":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,8 +111,10 @@ def commit(
     emails: Sequence[EmailRecord],
     now: datetime,
     summary: dict[str, object],
+    meta: Mapping[str, str] | None = None,
 ) -> None:
-    """Record one build: its posts, removals and emails, all or nothing."""
+    """Record one build: its posts, removals and emails, all or nothing. `meta` holds
+    what the nothing-changed exit compares with (empty values are removed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = rfc3339(now)
     with _connect(path) as db:
@@ -122,6 +124,11 @@ def commit(
             db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            for key, value in (meta or {}).items():
+                if value:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+                else:
+                    db.execute("DELETE FROM meta WHERE key = ?", (key,))
             seen = changes.new + changes.modified + changes.recorded_only + changes.edited_quietly
             for post in seen:
                 db.execute(

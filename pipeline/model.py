@@ -47,6 +47,9 @@ class Post:
     disclosures: tuple[Disclosure, ...]
     affiliate_links: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    # False for a header read: front matter only, no body (html, disclosures and a
+    # body-made excerpt are empty). Deciding needs no more; outputs need rendered posts.
+    rendered: bool = True
 
     def is_scheduled(self, now: datetime) -> bool:
         return self.published > now

@@ -24,10 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
 
-from pipeline.build import EMAIL_FOLDER, BuildOptions, run_build
+from pipeline.build import EMAIL_FOLDER, BuildOptions, render_posts, run_build
 from pipeline.checks import GMAIL_CLIP_BYTES, Finding, check_posts
-from pipeline.config import Config
-from pipeline.emails import Templates, default_template_dirs, render_email
+from pipeline.config import Config, default_template_dirs
+from pipeline.emails import Templates, render_email
 from pipeline.errors import PipelineError, PostError
 from pipeline.model import Post
 from pipeline.output import confined
@@ -118,7 +118,8 @@ class PreviewSource:
             return Shown("Some posts cannot be read", errors=tuple(str(e) for e in report.rejected))
         templates = Templates.for_site(config.template_dir)
         if self.post:
-            post = _find(report.posts, self.post)
+            header = _find(report.posts, self.post)
+            post = render_posts([header], config)[header.identity]
             single = replace(config, email=replace(config.email, mode="per-post"))
             email = render_email((post,), (), single, templates)
             label, posts = f"Per-post email for {post.source}", [post]

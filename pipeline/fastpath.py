@@ -1,0 +1,84 @@
+"""Shell: the nothing-changed exit, before any heavy import.
+
+A fingerprint of everything a build reads and writes (names, sizes and
+modification times under content/, the templates, newsletter.toml and out/, plus
+the code version) is stored in the ledger by each clean build. When it is the same
+and no scheduled or held post has come due, the build would write exactly what is
+already there, so it stops here. Standard library only, on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.config import Config, default_template_dirs
+
+
+def _tree(digest: hashlib._Hash, root: Path) -> None:
+    entries: list[str] = []
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            scan = os.scandir(folder)
+        except OSError:
+            continue
+        with scan:
+            for entry in scan:
+                try:
+                    if entry.is_dir():
+                        stack.append(entry.path)
+                        continue
+                    stat = entry.stat()
+                except OSError:
+                    continue
+                entries.append(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    entries.sort()
+    digest.update(f"{root}\n".encode())
+    digest.update("\n".join(entries).encode("utf-8", "surrogateescape"))
+
+
+def inputs_fingerprint(config: Config) -> str:
+    """What a build reads: posts, templates, configuration, and the code."""
+    digest = hashlib.sha256(f"{__version__}|{config!r}".encode())
+    for root in (config.content_dir, config.template_dir, *default_template_dirs()):
+        _tree(digest, root)
+    if config.config_file is not None:
+        try:
+            stat = config.config_file.stat()
+            digest.update(f"{config.config_file}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+        except OSError:
+            digest.update(b"no configuration file")
+    return digest.hexdigest()
+
+
+def fingerprint(config: Config, inputs: str | None = None) -> str:
+    """Inputs (as given, or now) and out/ as it is now."""
+    digest = hashlib.sha256((inputs or inputs_fingerprint(config)).encode())
+    _tree(digest, config.out_dir)
+    return digest.hexdigest()
+
+
+def unchanged(config: Config, now: datetime) -> bool:
+    """True when the last clean build saw exactly these files and nothing is due."""
+    path = config.state_path
+    if not path.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            rows = dict(
+                db.execute("SELECT key, value FROM meta WHERE key IN ('fingerprint', 'next_due')")
+            )
+    except sqlite3.Error:
+        return False  # let the full build report what is wrong with the ledger
+    stored: str | None = rows.get("fingerprint")
+    due: str | None = rows.get("next_due")
+    if not stored or (due and now >= datetime.fromisoformat(due)):
+        return False
+    return bool(stored == fingerprint(config))

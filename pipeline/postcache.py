@@ -1,0 +1,168 @@
+"""Effect: a disposable cache of posts beside the ledger (`cache.sqlite`).
+
+Two tables: post headers by file (valid while the file's size and modification time
+are the same), and rendered posts by content hash (a feed of 20 entries renders only
+the new one). Both are keyed by a digest of the configuration and the code version,
+so changing either invalidates them. Losing or damaging the cache only costs time:
+every problem with it is a warning, never a failed build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.config import Config
+from pipeline.dates import rfc3339
+from pipeline.model import Disclosure, Post
+
+logger = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1  # bump when Post or rendering changes shape
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS headers (
+    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    key TEXT NOT NULL, post TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rendered (
+    content_hash TEXT NOT NULL, key TEXT NOT NULL, post TEXT NOT NULL,
+    PRIMARY KEY (content_hash, key)
+);
+"""
+
+
+@cache
+def _renderer_versions() -> str:
+    """The libraries whose upgrade can change a post's HTML."""
+    return ",".join(
+        f"{name} {metadata.version(name)}" for name in ("markdown-it-py", "nh3", "PyYAML")
+    )
+
+
+def cache_key(config: Config) -> str:
+    """Changes whenever the configuration, our code or the renderer changes."""
+    text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{config!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_path(config: Config) -> Path:
+    return config.state_path.with_name("cache.sqlite")
+
+
+def to_json(post: Post) -> str:
+    data: dict[str, Any] = {
+        name: getattr(post, name) for name in Post.__dataclass_fields__ if name != "disclosures"
+    }
+    data["published"] = rfc3339(post.published)
+    data["modified"] = rfc3339(post.modified)
+    data["disclosures"] = [d.__dict__ for d in post.disclosures]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str) -> Post:
+    data = json.loads(text)
+    data["published"] = datetime.fromisoformat(data["published"])
+    data["modified"] = datetime.fromisoformat(data["modified"])
+    data["disclosures"] = tuple(Disclosure(**d) for d in data["disclosures"])
+    for name in ("categories", "tags", "affiliate_links", "warnings"):
+        data[name] = tuple(data[name])
+    return Post(**data)
+
+
+@dataclass(frozen=True)
+class CachedHeader:
+    size: int
+    mtime_ns: int
+    post: Post
+
+
+@contextmanager
+def _connect(path: Path) -> Iterator[sqlite3.Connection]:
+    with closing(sqlite3.connect(path, timeout=10)) as db:
+        db.executescript(SCHEMA)
+        yield db
+
+
+def load_headers(config: Config) -> dict[str, CachedHeader]:
+    """Every cached header made with this configuration, by source."""
+    path = cache_path(config)
+    if not path.exists():
+        return {}
+    try:
+        with _connect(path) as db:
+            rows = db.execute(
+                "SELECT source, size, mtime_ns, post FROM headers WHERE key = ?",
+                (cache_key(config),),
+            ).fetchall()
+        return {row[0]: CachedHeader(row[1], row[2], from_json(row[3])) for row in rows}
+    except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
+        logger.warning("%s: cache unreadable (%s); reading every post", path, exc)
+        return {}
+
+
+def load_rendered(config: Config, hashes: Iterable[str]) -> dict[str, Post]:
+    """Rendered posts for these content hashes, where cached."""
+    path = cache_path(config)
+    wanted = list(hashes)
+    if not path.exists() or not wanted:
+        return {}
+    found: dict[str, Post] = {}
+    try:
+        with _connect(path) as db:
+            key = cache_key(config)
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT content_hash, post FROM rendered WHERE key = ? AND content_hash IN ({marks})"  # noqa: S608, E501 (only "?" marks)
+                for content_hash, post in db.execute(query, (key, *chunk)):
+                    found[content_hash] = from_json(post)
+    except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
+        logger.warning("%s: cache unreadable (%s); rendering again", path, exc)
+        return {}
+    return found
+
+
+def save(
+    config: Config,
+    headers: dict[str, CachedHeader],
+    gone: Iterable[str],
+    rendered: Iterable[Post],
+    keep: set[str],
+) -> None:
+    """Store new headers, forget removed files, keep only the rendered posts in `keep`
+    (those the outputs use now), so the cache stays the size of the feeds."""
+    path = cache_path(config)
+    key = cache_key(config)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _connect(path) as db, db:
+            db.execute("DELETE FROM headers WHERE key != ?", (key,))
+            db.executemany("DELETE FROM headers WHERE source = ?", ((s,) for s in gone))
+            db.executemany(
+                "INSERT OR REPLACE INTO headers VALUES (?, ?, ?, ?, ?)",
+                ((s, h.size, h.mtime_ns, key, to_json(h.post)) for s, h in headers.items()),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO rendered VALUES (?, ?, ?)",
+                ((p.content_hash, key, to_json(p)) for p in rendered),
+            )
+            stale = [
+                (row[0],)
+                for row in db.execute("SELECT content_hash FROM rendered")
+                if row[0] not in keep
+            ]
+            db.executemany("DELETE FROM rendered WHERE content_hash = ?", stale)
+            db.execute("DELETE FROM rendered WHERE key != ?", (key,))
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning("%s: cannot update the cache (%s); the next build reads more", path, exc)
