@@ -247,3 +247,14 @@ def test_preview_shows_the_next_email_and_reloads_on_every_change(preview_server
         browser.close()
     assert site.files() == before  # nothing written to out/
     assert (site.root / ".newsletter" / "ledger.sqlite").read_bytes() == ledger
+
+
+def test_preview_of_one_post_renders_it_in_full(site: Site) -> None:
+    from pipeline.config import load_config
+    from pipeline.preview import PreviewSource
+
+    site.post("a.md", "The **whole** body.", date="2026-05-30T00:00:00+00:00", slug="a", title="A")
+    source = PreviewSource(lambda: load_config(site.root), site.root, post="a")
+    shown = source.render()
+    assert shown.errors == () and "<strong>whole</strong>" in shown.html
+    assert "The whole body." in shown.text

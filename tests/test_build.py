@@ -51,8 +51,12 @@ def test_second_build_with_nothing_changed_writes_nothing(site: Site) -> None:
     result = site.build(now="2026-06-02T12:00:00+00:00")
     assert site.files() == before
     assert {p: p.stat().st_mtime_ns for p in site.out.rglob("*") if p.is_file()} == stamps
-    assert "0 file(s) written" in result.output
-    assert "nothing new, modified or removed since the last build" in result.output
+    assert "nothing changed since the last build; out/ is up to date" in result.output
+    full = site.build("--full-scan", now="2026-06-02T12:00:00+00:00")  # no shortcut
+    assert "0 file(s) written" in full.output
+    assert "nothing new, modified or removed since the last build" in full.output
+    assert site.files() == before
+    assert {p: p.stat().st_mtime_ns for p in site.out.rglob("*") if p.is_file()} == stamps
 
 
 def test_new_post_on_a_later_build_is_emailed_once(site: Site) -> None:

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from pipeline.config import default_template_dirs
 from pipeline.content import read_post
-from pipeline.emails import Templates, default_template_dirs, render_email
+from pipeline.emails import Templates, render_email
 from pipeline.errors import PostError
 from pipeline.feeds import render_feeds
 from tests.conftest import make_config

@@ -1,0 +1,139 @@
+"""The shortcuts that make a cron run cost what changed, and why they are safe."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import feedparser
+import pytest
+
+import pipeline.build
+from pipeline.postcache import cache_key
+from tests.conftest import SITE_TOML, Site, make_config
+
+
+def touch_back(path: Path, stat: os.stat_result) -> None:
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_same_size_same_mtime_edit_is_caught_only_by_full_scan(site: Site) -> None:
+    post = site.post("a.md", "Body AAAA.", date="2026-05-01T00:00:00+00:00", slug="a", title="Tom")
+    site.build()
+    stat = post.stat()
+    text = post.read_text().replace("Body AAAA.", "Body BBBB.")
+    post.write_text(text)
+    touch_back(post, stat)
+    assert post.stat().st_size == stat.st_size
+    site.build()
+    assert "Body AAAA." in site.read("feed.xml")  # trusted size and mtime: not re-read
+    site.build("--full-scan")
+    assert "Body BBBB." in site.read("feed.xml")
+    assert site.emails() == []  # a quiet edit: no modified_at bump, nobody emailed
+
+
+def test_edit_without_modified_at_bump_updates_feeds_but_is_not_announced(site: Site) -> None:
+    site.post("a.md", "First version.", date="2026-05-01T00:00:00+00:00", slug="a")
+    site.build()
+    site.post("a.md", "Second, longer version.", date="2026-05-01T00:00:00+00:00", slug="a")
+    result = site.build()
+    assert "Second, longer version." in site.read("atom.xml")
+    assert "modified:" not in result.output and site.emails() == []
+
+
+def test_a_new_post_renders_only_itself(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    for day in range(1, 10):
+        site.post(
+            f"p{day}.md",
+            f"Post {day}.",
+            date=f"2026-05-0{day}T00:00:00+00:00",
+            slug=f"p{day}",
+            categories=["Sleep"],
+        )
+    site.build(now="2026-05-20T00:00:00+00:00")
+    rendered: list[str] = []
+    headers: list[str] = []
+    real_post, real_header = pipeline.build.read_post, pipeline.build.read_header
+    monkeypatch.setattr(
+        pipeline.build, "read_post", lambda s, r, c: rendered.append(s) or real_post(s, r, c)
+    )
+    monkeypatch.setattr(
+        pipeline.build, "read_header", lambda s, r, c: headers.append(s) or real_header(s, r, c)
+    )
+    site.post(
+        "new.md", "Brand new.", date="2026-05-21T00:00:00+00:00", slug="new", categories=["Sleep"]
+    )
+    site.build(now="2026-05-22T00:00:00+00:00")
+    assert headers == ["new.md"] and rendered == ["new.md"]
+    assert len(feedparser.parse(site.read("feed.xml")).entries) == 10
+    assert len(site.emails()) == 1
+
+
+def test_cached_html_is_invalidated_when_the_configuration_changes(site: Site) -> None:
+    site.post(
+        "a.md",
+        "Buy [oats](https://shop.example/oats).\n\n**Affiliate disclosure:** yes.",
+        date="2026-05-01T00:00:00+00:00",
+        slug="a",
+    )
+    site.build()
+    assert 'rel="sponsored"' not in site.read("feed.xml")
+    (site.root / "newsletter.toml").write_text(
+        SITE_TOML + '\n[affiliate]\nhosts = ["shop.example"]\n'
+    )
+    site.build()
+    assert 'rel="sponsored"' in site.read("feed.xml")
+
+
+def test_cache_key_follows_the_renderer_and_its_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = make_config()
+    assert cache_key(base) == cache_key(make_config())
+    assert cache_key(base) != cache_key(make_config(build={"excerpt_length": 120}))
+    before = cache_key(base)
+    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", 999)
+    assert cache_key(base) != before
+    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", 1)
+    monkeypatch.setattr("pipeline.postcache._renderer_versions", lambda: "markdown-it-py 99")
+    assert cache_key(base) != before
+
+
+def test_a_broken_cache_costs_time_not_correctness(site: Site) -> None:
+    site.post("a.md", "Body.", date="2026-05-01T00:00:00+00:00", slug="a", title="Alpha")
+    site.build()
+    (site.root / ".newsletter" / "cache.sqlite").write_bytes(b"garbage" * 100)
+    site.post("b.md", "Body.", date="2026-05-02T00:00:00+00:00", slug="b", title="Beta")
+    result = site.build()
+    assert "cache unreadable" in result.output
+    titles = [e.title for e in feedparser.parse(site.read("feed.xml")).entries]
+    assert titles == ["Beta", "Alpha"]
+
+
+@pytest.mark.parametrize("change", ["scheduled", "out", "template", "config", "content"])
+def test_the_nothing_changed_exit_is_not_taken_when_something_did(site: Site, change: str) -> None:
+    site.post("a.md", "Body.", date="2026-05-01T00:00:00+00:00", slug="a", title="A")
+    site.post("later.md", "Later.", date="2026-06-05T00:00:00+00:00", slug="later", title="Later")
+    site.build()
+    assert "nothing changed" in site.build(now="2026-06-02T00:00:00+00:00").output
+    now = "2026-06-02T00:00:00+00:00"
+    if change == "scheduled":
+        now = "2026-06-05T00:01:00+00:00"
+    elif change == "out":
+        (site.out / "atom.xml").unlink()
+    elif change == "template":
+        folder = site.root / "templates" / "email"
+        folder.mkdir(parents=True)
+        (folder / "digest.txt").write_text("{{ subject }}\n")
+    elif change == "config":
+        (site.root / "newsletter.toml").write_text(SITE_TOML.replace("Test Blog", "Renamed Blog"))
+    else:
+        site.post("b.md", "B.", date="2026-05-02T00:00:00+00:00", slug="b", title="B")
+    result = site.build(now=now)
+    assert "nothing changed" not in result.output
+    if change == "scheduled":
+        assert "Later" in site.read("feed.xml")
+    if change == "out":
+        assert (site.out / "atom.xml").is_file()
+    if change == "config":
+        assert "Renamed Blog" in site.read("feed.xml")
