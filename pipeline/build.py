@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pipeline import fastpath, ledger, postcache
 from pipeline.changes import Policy, decide
@@ -21,9 +22,11 @@ from pipeline.content import read_header, read_post
 from pipeline.dates import rfc3339
 from pipeline.emails import Templates, plan_emails, render_email
 from pipeline.errors import OutputError, PostError
+from pipeline.fastpath import Entry
 from pipeline.feeds import render_feeds
+from pipeline.feedsets import FeedSet
 from pipeline.lock import exclusive
-from pipeline.model import Changes, Email, OutputFile, Post
+from pipeline.model import Changes, Email, LedgerSnapshot, OutputFile, Post
 from pipeline.output import remove_stale_temporaries, write_files
 
 logger = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ logger = logging.getLogger(__name__)
 POST_SUFFIXES = (".md", ".markdown")
 EMAIL_FOLDER = "email"
 
-Progress = Callable[[list[Path]], Iterable[Path]]
+Progress = Callable[[list[Entry]], Iterable[Entry]]
 
 
 @dataclass(frozen=True)
@@ -101,21 +104,21 @@ class BuildReport:
         }
 
 
-def find_posts(content_dir: Path) -> list[Path]:
+def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[Entry]:
     """Post files under content/, sorted; hidden folders and symlinks leaving it skipped."""
-    root = content_dir.resolve()
+    root = os.path.realpath(content_dir)
     found = []
-    for folder, dirs, files in os.walk(content_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        for name in files:
-            if name.startswith(".") or not name.lower().endswith(POST_SUFFIXES):
-                continue
-            path = Path(folder) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
-                logger.warning("%s: a symlink to outside content/; skipped", path)
-                continue
-            found.append(path)
-    return sorted(found)
+    for entry in fastpath.scan(content_dir) if entries is None else entries:
+        *folders, name = entry.relative.split("/")
+        if any(part.startswith((".", "_")) for part in folders) or name.startswith("."):
+            continue
+        if not name.lower().endswith(POST_SUFFIXES):
+            continue
+        if entry.symlink and os.path.commonpath([root, os.path.realpath(entry.path)]) != root:
+            logger.warning("%s: a symlink to outside content/; skipped", entry.path)
+            continue
+        found.append(entry)
+    return found
 
 
 def read_posts(
@@ -123,38 +126,35 @@ def read_posts(
     report: BuildReport,
     progress: Progress | None = None,
     full_scan: bool = False,
-) -> tuple[list[Post], set[str], dict[str, postcache.CachedHeader], set[str]]:
+    entries: list[Entry] | None = None,
+) -> tuple[
+    list[Post], set[str], dict[str, postcache.CachedHeader], dict[str, postcache.CachedHeader]
+]:
     """Every readable post's header; the rest reported.
 
     A file whose size and modification time match the cache is not opened (unless
     `full_scan`); its front-matter timestamps still decide what is new or modified.
-    Returns (headers, unreadable sources, cache entries to store, sources cached).
+    Returns (headers, unreadable sources, cache entries to store, the cache as it was).
     """
-    paths = find_posts(config.content_dir)
+    files = find_posts(config.content_dir, entries)
     cached = {} if full_scan else postcache.load_headers(config)
     fresh: dict[str, postcache.CachedHeader] = {}
     posts: list[Post] = []
     by_identity: dict[str, Post] = {}
     unreadable: set[str] = set()
-    for path in progress(paths) if progress else paths:
-        source = path.relative_to(config.content_dir).as_posix()
-        try:
-            stat = path.stat()
-            hit = cached.get(source)
-            if hit is not None and (hit.size, hit.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                post = hit.post
-            else:
-                raw = _read_limited(path, source, config.max_post_bytes)
-                post = read_header(source, raw, config)
-                fresh[source] = postcache.CachedHeader(stat.st_size, stat.st_mtime_ns, post)
-        except PostError as error:
-            report.rejected.append(error)
-            unreadable.add(source)
-            continue
-        except OSError as exc:
-            report.rejected.append(PostError(source, f"cannot be read: {exc.strerror}"))
-            unreadable.add(source)
-            continue
+    stale = [e for e in files if _cached(cached, e) is None]
+    read = _read_all(stale, config) if len(stale) >= PARALLEL_FROM else {}
+    for entry in progress(files) if progress else files:
+        source = entry.relative
+        post = _cached(cached, entry)
+        if post is None:
+            outcome = read.get(source) or _read_one(entry, config)
+            if isinstance(outcome, PostError):
+                report.rejected.append(outcome)
+                unreadable.add(source)
+                continue
+            post = outcome
+            fresh[source] = postcache.CachedHeader(entry.size, entry.mtime_ns, post)
         first = by_identity.get(post.identity)
         if first is not None:
             report.rejected.append(
@@ -168,7 +168,78 @@ def read_posts(
         by_identity[post.identity] = post
         report.warnings.extend(post.warnings)
         posts.append(post)
-    return posts, unreadable, fresh, set(cached)
+    return posts, unreadable, fresh, cached
+
+
+PARALLEL_FROM = 1500  # files to read before a second process pays for itself
+PARALLEL_RENDER_FROM = 40  # posts to render before it does
+
+
+def _cached(cached: dict[str, postcache.CachedHeader], entry: Entry) -> Post | None:
+    hit = cached.get(entry.relative)
+    if hit is not None and (hit.size, hit.mtime_ns) == (entry.size, entry.mtime_ns):
+        return hit.post
+    return None
+
+
+def _read_one(entry: Entry, config: Config) -> Post | PostError:
+    source = entry.relative
+    try:
+        raw = _read_limited(Path(entry.path), source, config.max_post_bytes)
+        return read_header(source, raw, config)
+    except PostError as error:
+        return error
+    except OSError as exc:
+        return PostError(source, f"cannot be read: {exc.strerror}")
+
+
+_WORKER_CONFIG: Config | None = None
+
+
+def _worker_start(config: Config) -> None:
+    global _WORKER_CONFIG
+    _WORKER_CONFIG = config
+
+
+def _worker_read(entry: Entry) -> tuple[str, Post | tuple[str, str, str, int | None]]:
+    assert _WORKER_CONFIG is not None  # set by _worker_start  # noqa: S101
+    outcome = _read_one(entry, _WORKER_CONFIG)
+    if isinstance(outcome, PostError):  # errors travel as plain values
+        return entry.relative, (outcome.source, outcome.message, outcome.hint, outcome.line)
+    return entry.relative, outcome
+
+
+def _in_parallel(worker: Callable[[Any], Any], items: list[Any], config: Config) -> list[Any]:
+    """worker(item) for every item on every core (forked: nothing to re-import); []
+    when there is one core."""
+    import multiprocessing
+
+    processes = min(os.cpu_count() or 1, 4)
+    if processes < 2:
+        return []
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes, initializer=_worker_start, initargs=(config,)) as pool:
+        return list(pool.imap_unordered(worker, items, chunksize=max(1, len(items) // 40)))
+
+
+def _read_all(entries: list[Entry], config: Config) -> dict[str, Post | PostError]:
+    """Many headers read on every core (a cold build)."""
+    return {
+        source: outcome if isinstance(outcome, Post) else PostError(*outcome)
+        for source, outcome in _in_parallel(_worker_read, entries, config)
+    }
+
+
+def _worker_render(header: Post) -> Post:
+    assert _WORKER_CONFIG is not None  # set by _worker_start  # noqa: S101
+    return _render_one(header, _WORKER_CONFIG)
+
+
+def _render_one(header: Post, config: Config) -> Post:
+    post = read_post(header.source, (config.content_dir / header.source).read_bytes(), config)
+    if post.content_hash != header.content_hash:  # the file changed while we built
+        post = replace(post, content_hash=header.content_hash)
+    return post
 
 
 def render_posts(posts: Iterable[Post], config: Config) -> dict[str, Post]:
@@ -177,26 +248,74 @@ def render_posts(posts: Iterable[Post], config: Config) -> dict[str, Post]:
     wanted = {post.identity: post for post in posts if not post.rendered}
     cached = postcache.load_rendered(config, {p.content_hash for p in wanted.values()})
     result: dict[str, Post] = {}
+    missing: list[Post] = []
     for identity, header in wanted.items():
         post = cached.get(header.content_hash)
         if post is None or post.source != header.source:
-            raw = (config.content_dir / header.source).read_bytes()
-            post = read_post(header.source, raw, config)
-            if post.content_hash != header.content_hash:  # changed while we built
-                post = replace(post, content_hash=header.content_hash)
-        result[identity] = post
+            missing.append(header)
+        else:
+            result[identity] = post
+    if len(missing) >= PARALLEL_RENDER_FROM:
+        for post in _in_parallel(_worker_render, missing, config):
+            result[post.identity] = post
+    for header in missing:
+        if header.identity not in result:
+            result[header.identity] = _render_one(header, config)
     return result
 
 
-def _needed(changes: Changes, config: Config) -> list[Post]:
-    """The posts the outputs show: every feed's entries, and the emails' posts."""
+def _needed(changes: Changes, config: Config, touched: Touched | None) -> list[Post]:
+    """The posts the outputs show: the written feeds' entries, the emails' posts."""
     from pipeline.feedsets import feed_sets
 
     needed = {p.identity: p for p in changes.new + changes.modified}
     for feed in feed_sets(changes.live, config):
+        if feed.kind and touched is not None and not touched(feed):
+            continue
         for post in feed.posts[: config.feed.limit]:
             needed[post.identity] = post
     return list(needed.values())
+
+
+Touched = Callable[[FeedSet], bool]
+
+
+def _touched(
+    changes: Changes,
+    snapshot: LedgerSnapshot,
+    before: dict[str, postcache.CachedHeader],
+    fresh: dict[str, postcache.CachedHeader],
+    config: Config,
+) -> Touched | None:
+    """Which category and tag feeds this build must write: those a changed post is in,
+    or was in before the change, or whose files are missing. None: every feed (the
+    configuration or the code changed, or a removed post's categories are unknown)."""
+    if snapshot.meta.get("feeds_key") != postcache.cache_key(config):
+        return None
+    names: set[tuple[str, str]] = set()
+
+    def add(post: Post) -> None:
+        names.update(("category", name) for name in post.categories)
+        names.update(("tag", name) for name in post.tags)
+
+    for post in changes.new + changes.modified + changes.edited_quietly + changes.recorded_only:
+        add(post)
+    for source in fresh:  # what a re-read post belonged to before
+        if source in before:
+            add(before[source].post)
+    for identity in changes.removed:
+        entry = snapshot.entries.get(identity)
+        old = before.get(entry.source) if entry is not None else None
+        if old is None:
+            return None
+        add(old.post)
+
+    def touched(feed: FeedSet) -> bool:
+        if any((feed.kind, name) in names for name in feed.names):
+            return True
+        return not all((config.out_dir / feed.path(n)).is_file() for n in ("feed.xml", "atom.xml"))
+
+    return touched
 
 
 def _next_due(changes: Changes, config: Config) -> str:
@@ -283,8 +402,11 @@ def run_build(
 def _build(
     config: Config, options: BuildOptions, report: BuildReport, progress: Progress | None
 ) -> None:
-    inputs = "" if options.dry_run else fastpath.inputs_fingerprint(config)
-    posts, unreadable, fresh, cached = read_posts(config, report, progress, options.full_scan)
+    entries = fastpath.scan(config.content_dir)  # one walk: the posts and the fingerprint
+    inputs = "" if options.dry_run else fastpath.inputs_fingerprint(config, entries)
+    posts, unreadable, fresh, cached = read_posts(
+        config, report, progress, options.full_scan, entries
+    )
     report.posts = posts
     snapshot = ledger.read_snapshot(config.state_path)
     # A post whose file cannot be read this time is not "removed": keep it.
@@ -299,14 +421,15 @@ def _build(
         settle_minutes=config.settle_minutes,
     )
     changes = decide(posts, snapshot, options.now, policy, already)
-    rendered = render_posts(_needed(changes, config), config)
+    touched = _touched(changes, snapshot, cached, fresh, config)
+    rendered = render_posts(_needed(changes, config, touched), config)
     headers = {post.identity: post for post in posts}
     for post in rendered.values():  # what only the body shows (header warnings are in)
         report.warnings.extend(w for w in post.warnings if w not in headers[post.identity].warnings)
     changes = _with_rendered(changes, rendered)
     report.changes = changes
 
-    files: list[OutputFile] = render_feeds(changes.live, config)
+    files: list[OutputFile] = render_feeds(changes.live, config, touched)
     if config.email.enabled:
         templates = Templates.for_site(config.template_dir)
         for new, updated in plan_emails(changes.new, changes.modified, config):
@@ -324,7 +447,7 @@ def _build(
         )
     if options.dry_run:
         return
-    gone = cached - {p.source for p in posts} - unreadable
+    gone = set(cached) - {p.source for p in posts} - unreadable
     keep = {post.content_hash for post in rendered.values()}
     postcache.save(config, fresh, gone, rendered.values(), keep)
     remove_stale_temporaries(config.out_dir)
@@ -348,6 +471,7 @@ def _build(
         # Compared by the next build's nothing-changed exit; only a clean build may skip.
         "fingerprint": fastpath.fingerprint(config, inputs) if clean else "",
         "next_due": _next_due(changes, config),
+        "feeds_key": postcache.cache_key(config),
     }
     try:
         ledger.commit(config.state_path, changes, records, options.now, summary, meta)

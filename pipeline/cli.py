@@ -299,7 +299,7 @@ def preview(
     run(action)
 
 
-def _progress_bar(paths: list[Path]) -> Iterable[Path]:
+def _progress_bar(paths: list[Any]) -> Iterable[Any]:
     with click.progressbar(paths, label="reading posts", file=sys.stderr) as bar:
         yield from bar
 

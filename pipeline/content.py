@@ -35,7 +35,7 @@ _DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
 def read_post(source: str, raw: bytes, config: Config) -> Post:
     """Read one post file, body and all. `source` is its path under content/."""
     meta, body = _split(source, raw)
-    return _render(_header(source, meta, raw, config), meta, body, config)
+    return _render(_header(source, meta, raw, config), meta, clean_text(body), config)
 
 
 def read_header(source: str, raw: bytes, config: Config) -> Post:
@@ -55,7 +55,9 @@ def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str]:
             f"is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#x})",
             "save the file as UTF-8 in your editor",
         ) from None
-    return split_front_matter(source, clean_text(text))
+    # Newlines unified here; XML-illegal characters are removed from the front matter
+    # by split_front_matter, and from the body only when it is rendered.
+    return split_front_matter(source, text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _date(source: str, key: str, value: Any, config: Config, warnings: list[str]) -> datetime:

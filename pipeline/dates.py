@@ -40,6 +40,14 @@ def parse_date(value: object, tz: tzinfo | None) -> tuple[datetime, bool]:
     if not isinstance(value, str):
         raise DateError(f"is a {type(value).__name__}, not a date")
     text = value.strip()
+    try:  # the common case, in C; the forms it does not know go through the regex
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=local), True
+        return parsed, False
     match = _LOOSE.match(text)
     if not match:
         try:

@@ -38,12 +38,17 @@ _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 Render = Callable[[Sequence[Post], int], bytes]  # (posts, how many carry full content)
 
 
-def render_feeds(live: Sequence[Post], config: Config) -> list[OutputFile]:
-    """Every feed file of the site, the feed index and the stylesheet."""
+def render_feeds(
+    live: Sequence[Post], config: Config, touched: Callable[[FeedSet], bool] | None = None
+) -> list[OutputFile]:
+    """The feed files of the site, the feed index and the stylesheet. With `touched`,
+    a category or tag feed it declines is left out (it is up to date on disk)."""
     files: list[OutputFile] = []
     budget = config.feed.max_bytes
     sets = feed_sets(live, config)
     for feed in sets:
+        if feed.kind and touched is not None and not touched(feed):
+            continue
         posts = feed.posts[: config.feed.limit]
         unrendered = [post.source for post in posts if not post.rendered]
         if unrendered:  # the build renders every entry first; a header here is a bug

@@ -46,6 +46,8 @@ class FeedSet:
     stylesheet: str  # the xml-stylesheet href, relative to the feed, or ""
     related: tuple[Link, ...]
     posts: tuple[Post, ...]
+    names: tuple[str, ...] = ()  # the category or tag names it gathers ("" kind: main)
+    kind: str = ""  # "category", "tag" or "" for the main feeds
 
     def url(self, name: str) -> str:
         return f"{self.base_url}{self.folder}{name}"
@@ -97,7 +99,13 @@ def feed_sets(live: Sequence[Post], config: Config) -> list[FeedSet]:
         groups.append(("tag", "Tag", _tags))
 
     def make(
-        title: str, description: str, folder: str, posts: Sequence[Post], related: tuple[Link, ...]
+        title: str,
+        description: str,
+        folder: str,
+        posts: Sequence[Post],
+        related: tuple[Link, ...],
+        names: tuple[str, ...] = (),
+        kind: str = "",
     ) -> FeedSet:
         depth = folder.count("/")
         stylesheet = "../" * depth + STYLESHEET_NAME if config.feed.stylesheet else ""
@@ -113,17 +121,27 @@ def feed_sets(live: Sequence[Post], config: Config) -> list[FeedSet]:
             stylesheet=stylesheet,
             related=related,
             posts=tuple(posts),
+            names=names,
+            kind=kind,
         )
 
     others: list[FeedSet] = []
     for kind, label, names_of in groups:
-        slugs = unique_slugs(name for post in live for name in names_of(post))
+        members_of: dict[str, list[Post]] = {}  # one pass over the posts, newest first
+        for post in live:
+            for name in names_of(post):
+                members_of.setdefault(name, []).append(post)
+        slugs = unique_slugs(members_of)
         by_slug: dict[str, list[str]] = {}
         for name, slug in slugs.items():
             by_slug.setdefault(slug, []).append(name)
         for slug, owners in sorted(by_slug.items()):
             name = min(owners)  # "Sleep" before "sleep": the capitalised form names the feed
-            members = [post for post in live if set(owners) & set(names_of(post))]
+            if len(owners) == 1:
+                members = members_of[name]
+            else:
+                wanted = set(owners)
+                members = [post for post in live if wanted & set(names_of(post))]
             others.append(
                 make(
                     f"{site.title}: {name}",
@@ -131,6 +149,8 @@ def feed_sets(live: Sequence[Post], config: Config) -> list[FeedSet]:
                     f"{kind}/{slug}/",
                     members,
                     (),
+                    tuple(owners),
+                    kind,
                 )
             )
     related = tuple(

@@ -102,7 +102,8 @@ def read_snapshot(path: Path) -> LedgerSnapshot:
             )
         builds = db.execute("SELECT COUNT(*) FROM builds").fetchone()[0]
         email_ids = frozenset(row[0] for row in db.execute("SELECT email_id FROM emails"))
-    return LedgerSnapshot(entries=entries, builds=builds, email_ids=email_ids)
+        meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+    return LedgerSnapshot(entries=entries, builds=builds, email_ids=email_ids, meta=meta)
 
 
 def commit(

@@ -54,12 +54,11 @@ def load_for_check(
 
 
 def run_check(config: Config, report: CheckReport) -> CheckReport:
-    paths = find_posts(config.content_dir)
     files = []
-    for path in paths:
-        source = path.relative_to(config.content_dir).as_posix()
+    for entry in find_posts(config.content_dir):
+        source = entry.relative
         try:
-            files.append((source, path.read_bytes()))
+            files.append((source, Path(entry.path).read_bytes()))
         except OSError as exc:
             report.findings.append(
                 Finding(source, None, "error", f"cannot be read: {exc.strerror}")

@@ -88,8 +88,47 @@ def _clean_values(value: Any, budget: list[int]) -> Any:
     return value
 
 
+# The front matter CMS exports write: keys with one double-quoted string, or with a
+# list of them. Read without YAML's (slow, pure Python) object construction; anything
+# else -- escapes, plain scalars, anchors, comments -- goes to the YAML loader.
+_QUICK_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*):[ \t]+"([^"\\]*)"[ \t]*')
+_QUICK_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):[ \t]*")
+_QUICK_ITEM = re.compile(r'[ \t]*-[ \t]+"([^"\\]*)"[ \t]*')
+_YAML_WORDS = frozenset(
+    "y yes n no true false on off null".split()
+)  # keys YAML 1.1 reads as booleans or null: leave them to YAML
+
+
+def _quick_yaml(text: str) -> dict[str, Any] | None:
+    """The mapping, when `text` is in the exports' simple form; else None."""
+    result: dict[str, Any] = {}
+    items: list[str] | None = None
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        item = _QUICK_ITEM.fullmatch(line)
+        if item is not None:
+            if items is None:
+                return None
+            items.append(item.group(1))
+            continue
+        if items == []:
+            return None  # "key:" with no items is null in YAML
+        pair = _QUICK_PAIR.fullmatch(line)
+        key = pair or _QUICK_KEY.fullmatch(line)
+        if key is None or key.group(1) in result or key.group(1).lower() in _YAML_WORDS:
+            return None
+        if pair is not None:
+            result[pair.group(1)] = pair.group(2)
+            items = None
+        else:
+            items = result[key.group(1)] = []
+    return None if items == [] or not result else result
+
+
 def split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
-    """(front matter, body)."""
+    """(front matter, body). `text` has "\\n" line ends; the front matter is cleaned of
+    XML-illegal characters here, the body is the caller's to clean (with clean_text)."""
     stripped = text.lstrip("\n")
     handler = frontmatter.detect_format(stripped, _HANDLERS)
     if handler is None:
@@ -109,6 +148,7 @@ def split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
             source, "front matter is not closed", "end the front matter with a '---' line", line=1
         ) from None
     opening_line = text.count("\n", 0, len(text) - len(stripped)) + 1
+    fm_text = clean_text(fm_text)
     if len(fm_text) > MAX_FRONT_MATTER_CHARS:
         raise PostError(
             source,
@@ -116,6 +156,10 @@ def split_front_matter(source: str, text: str) -> tuple[dict[str, Any], str]:
             f"keep it under {MAX_FRONT_MATTER_CHARS:,}: titles, dates, lists of names",
             line=opening_line,
         )
+    if isinstance(handler, YAMLHandler):
+        quick = _quick_yaml(fm_text)
+        if quick is not None:  # already clean: no escapes could add characters
+            return {key.lower(): value for key, value in reversed(quick.items())}, body
     try:
         if isinstance(handler, YAMLHandler):
             meta = handler.load(fm_text, Loader=_TextDatesLoader)

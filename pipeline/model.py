@@ -76,6 +76,7 @@ class LedgerSnapshot:
     entries: Mapping[str, LedgerEntry] = field(default_factory=dict)
     builds: int = 0  # completed builds; 0 means this is the first
     email_ids: frozenset[str] = frozenset()
+    meta: Mapping[str, str] = field(default_factory=dict)  # what the last build noted
 
     @property
     def first_build(self) -> bool:

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from importlib import metadata
@@ -29,7 +29,7 @@ from pipeline.model import Disclosure, Post
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when Post or rendering changes shape
+CACHE_FORMAT = 2  # bump when Post or rendering changes shape
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS headers (
     source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -51,8 +51,18 @@ def _renderer_versions() -> str:
 
 
 def cache_key(config: Config) -> str:
-    """Changes whenever the configuration, our code or the renderer changes."""
-    text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{config!r}"
+    """Changes whenever the configuration, our code or the renderer changes. Paths are
+    left out: the same site reached as "." or by its full path reads the same."""
+    nowhere = Path()
+    settings = replace(
+        config,
+        content_dir=nowhere,
+        out_dir=nowhere,
+        state_path=nowhere,
+        template_dir=nowhere,
+        config_file=None,
+    )
+    text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{settings!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -60,24 +70,37 @@ def cache_path(config: Config) -> Path:
     return config.state_path.with_name("cache.sqlite")
 
 
+_FIELDS = tuple(Post.__dataclass_fields__)
+
+
 def to_json(post: Post) -> str:
-    data: dict[str, Any] = {
-        name: getattr(post, name) for name in Post.__dataclass_fields__ if name != "disclosures"
-    }
-    data["published"] = rfc3339(post.published)
-    data["modified"] = rfc3339(post.modified)
-    data["disclosures"] = [d.__dict__ for d in post.disclosures]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """A post as a JSON array in field order (compact, and quick to load back)."""
+    values: list[Any] = []
+    for name in _FIELDS:
+        value = getattr(post, name)
+        if name in ("published", "modified"):
+            value = rfc3339(value)
+        elif name == "disclosures":
+            value = [[d.kind, d.label, d.html, d.text, d.origin] for d in value]
+        values.append(value)
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+_DATES = (_FIELDS.index("published"), _FIELDS.index("modified"))
+_TUPLES = tuple(_FIELDS.index(n) for n in ("categories", "tags", "affiliate_links", "warnings"))
+_DISCLOSURES = _FIELDS.index("disclosures")
 
 
 def from_json(text: str) -> Post:
-    data = json.loads(text)
-    data["published"] = datetime.fromisoformat(data["published"])
-    data["modified"] = datetime.fromisoformat(data["modified"])
-    data["disclosures"] = tuple(Disclosure(**d) for d in data["disclosures"])
-    for name in ("categories", "tags", "affiliate_links", "warnings"):
-        data[name] = tuple(data[name])
-    return Post(**data)
+    values = json.loads(text)
+    if len(values) != len(_FIELDS):
+        raise ValueError("a post of another shape")
+    for index in _DATES:
+        values[index] = datetime.fromisoformat(values[index])
+    for index in _TUPLES:
+        values[index] = tuple(values[index])
+    values[_DISCLOSURES] = tuple(Disclosure(*d) for d in values[_DISCLOSURES])
+    return Post(*values)
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,59 @@ def test_any_post_is_built_safely_or_rejected_with_a_reason(  # type: ignore[no-
     assert executable_markup(email.files["email.html"].decode(), allow_style=True) == []
     if disclosure:
         assert f"⚕️ Medical disclosure: {disclosure}." in email.files["email.txt"].decode()
+
+
+simple_pair = st.builds(
+    lambda k, v: f'{k}: "{v}"',
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True),
+    st.text(
+        alphabet=st.characters(
+            codec="utf-8", exclude_categories=("Cs",), exclude_characters='"\\\n\r'
+        ),
+        max_size=20,
+    ),
+)
+quick_lines = st.lists(
+    st.one_of(
+        simple_pair,
+        simple_pair,
+        simple_pair,
+        st.builds(
+            lambda k, v: f'{k}: "{v}"',
+            st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True),
+            nasty_text,
+        ),
+        st.builds(lambda k: f"{k}:", st.from_regex(r"[A-Za-z_][a-z]{0,5}", fullmatch=True)),
+        st.builds(lambda v: f'  - "{v}"', nasty_text),
+        st.sampled_from(
+            [
+                "",
+                'yes: "x"',
+                "on:",
+                '- "top"',
+                "key: plain",
+                'k: "a" # c',
+                "k: 'single'",
+                'k: "esc\\"aped"',
+                'k: &a "x"',
+                "  - plain",
+                '\t- "tab"',
+                'k:  "two spaces"',
+            ]
+        ),
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(lines=quick_lines)
+def test_the_quick_front_matter_reader_agrees_with_yaml(lines: list[str]) -> None:
+    from pipeline.metadata import _quick_yaml, _TextDatesLoader, clean_text
+
+    # As split_front_matter gives it: XML-illegal characters already removed.
+    text = clean_text("\n" + "\n".join(line.replace("\n", " ") for line in lines) + "\n")
+    quick = _quick_yaml(text)
+    if quick is None:
+        return  # YAML reads it: nothing to compare
+    assert quick == yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 (the safe loader)

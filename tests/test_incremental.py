@@ -9,6 +9,7 @@ import feedparser
 import pytest
 
 import pipeline.build
+import pipeline.postcache
 from pipeline.postcache import cache_key
 from tests.conftest import SITE_TOML, Site, make_config
 
@@ -92,9 +93,10 @@ def test_cache_key_follows_the_renderer_and_its_configuration(
     assert cache_key(base) == cache_key(make_config())
     assert cache_key(base) != cache_key(make_config(build={"excerpt_length": 120}))
     before = cache_key(base)
-    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", 999)
+    current = pipeline.postcache.CACHE_FORMAT
+    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", current + 1)
     assert cache_key(base) != before
-    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", 1)
+    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", current)
     monkeypatch.setattr("pipeline.postcache._renderer_versions", lambda: "markdown-it-py 99")
     assert cache_key(base) != before
 
@@ -137,3 +139,81 @@ def test_the_nothing_changed_exit_is_not_taken_when_something_did(site: Site, ch
         assert (site.out / "atom.xml").is_file()
     if change == "config":
         assert "Renamed Blog" in site.read("feed.xml")
+
+
+def _titles(site: Site, name: str) -> list[str]:
+    return [e.title for e in feedparser.parse(site.read(name)).entries]
+
+
+def _two_category_site(site: Site) -> None:
+    site.post(
+        "s.md",
+        "S.",
+        date="2026-05-01T00:00:00+00:00",
+        slug="s",
+        title="Sleepy",
+        categories=["Sleep"],
+    )
+    site.post(
+        "f.md", "F.", date="2026-05-02T00:00:00+00:00", slug="f", title="Foody", categories=["Food"]
+    )
+    site.post(
+        "m.md",
+        "M.",
+        date="2026-05-03T00:00:00+00:00",
+        slug="m",
+        title="Mover",
+        categories=["Sleep"],
+    )
+    site.build()
+
+
+def test_only_the_touched_category_feeds_are_written(site: Site) -> None:
+    _two_category_site(site)
+    food = (site.out / "category/food/feed.xml").stat().st_mtime_ns
+    site.post(
+        "n.md",
+        "N.",
+        date="2026-05-04T00:00:00+00:00",
+        slug="n",
+        title="New sleep",
+        categories=["Sleep"],
+    )
+    result = site.build()
+    assert "New sleep" in _titles(site, "category/sleep/feed.xml")
+    assert (site.out / "category/food/feed.xml").stat().st_mtime_ns == food
+    assert "category/food/feed.xml" not in result.output
+
+
+def test_a_post_moving_category_leaves_the_old_feed_and_joins_the_new(site: Site) -> None:
+    _two_category_site(site)
+    site.post(
+        "m.md", "M.", date="2026-05-03T00:00:00+00:00", slug="m", title="Mover", categories=["Food"]
+    )  # a quiet edit: no modified_at bump
+    site.build()
+    assert _titles(site, "category/sleep/atom.xml") == ["Sleepy"]
+    assert _titles(site, "category/food/atom.xml") == ["Mover", "Foody"]
+
+
+def test_a_deleted_post_leaves_its_category_feed(site: Site) -> None:
+    _two_category_site(site)
+    (site.content / "m.md").unlink()
+    site.build()
+    assert _titles(site, "category/sleep/feed.xml") == ["Sleepy"]
+    assert _titles(site, "category/food/feed.xml") == ["Foody"]
+
+
+def test_a_configuration_change_rewrites_every_feed(site: Site) -> None:
+    _two_category_site(site)
+    (site.root / "newsletter.toml").write_text(SITE_TOML.replace("Test Blog", "Renamed"))
+    site.build()
+    for name in ("category/food/feed.xml", "category/sleep/atom.xml", "feed.xml"):
+        assert feedparser.parse(site.read(name)).feed.title.startswith("Renamed")
+
+
+def test_a_missing_category_feed_is_written_again(site: Site) -> None:
+    _two_category_site(site)
+    (site.out / "category/food/atom.xml").unlink()
+    site.post("n.md", "N.", date="2026-05-04T00:00:00+00:00", slug="n", categories=["Sleep"])
+    site.build()
+    assert _titles(site, "category/food/atom.xml") == ["Foody"]
