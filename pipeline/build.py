@@ -43,6 +43,7 @@ class BuildOptions:
     since: datetime | None = None
     dry_run: bool = False
     full_scan: bool = False  # re-read every file, trusting no size or modification time
+    content_scan: tuple[Entry, ...] | None = None  # content/ as already scanned, if it was
 
 
 @dataclass
@@ -402,7 +403,9 @@ def run_build(
 def _build(
     config: Config, options: BuildOptions, report: BuildReport, progress: Progress | None
 ) -> None:
-    entries = fastpath.scan(config.content_dir)  # one walk: the posts and the fingerprint
+    # One walk of content/ gives the posts and the fingerprint (the CLI's may be reused).
+    scanned = options.content_scan
+    entries = list(scanned) if scanned is not None else fastpath.scan(config.content_dir)
     inputs = "" if options.dry_run else fastpath.inputs_fingerprint(config, entries)
     posts, unreadable, fresh, cached = read_posts(
         config, report, progress, options.full_scan, entries

@@ -160,10 +160,12 @@ def build(
     def action() -> int:
         config = load_config(site, config_path, {"content": content, "out": out, "state": state})
         moment = _moment(now, "--now", config) or datetime.now(UTC)
+        content_scan = None
         if not (since or full_scan):
-            from pipeline.fastpath import unchanged
+            from pipeline.fastpath import scan, unchanged
 
-            if unchanged(config, moment):  # before the heavy imports below
+            content_scan = tuple(scan(config.content_dir))
+            if unchanged(config, moment, list(content_scan)):  # before the heavy imports
                 logger.info("nothing changed since the last build; out/ is up to date")
                 if as_json:
                     click.echo(json.dumps({"unchanged": True, "dry_run": dry_run}))
@@ -177,6 +179,7 @@ def build(
             since=_moment(since, "--since", config),
             dry_run=dry_run,
             full_scan=full_scan,
+            content_scan=content_scan,
         )
         show_bar = sys.stderr.isatty() and not (quiet or as_json or verbose)
         report = run_build(config, options, _progress_bar if show_bar else None)

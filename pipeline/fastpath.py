@@ -93,8 +93,9 @@ def fingerprint(config: Config, inputs: str | None = None) -> str:
     return digest.hexdigest()
 
 
-def unchanged(config: Config, now: datetime) -> bool:
-    """True when the last clean build saw exactly these files and nothing is due."""
+def unchanged(config: Config, now: datetime, content: list[Entry] | None = None) -> bool:
+    """True when the last clean build saw exactly these files and nothing is due.
+    `content`: the scan of content/ to compare (the caller passes it on to the build)."""
     path = config.state_path
     if not path.exists():
         return False
@@ -109,4 +110,4 @@ def unchanged(config: Config, now: datetime) -> bool:
     due: str | None = rows.get("next_due")
     if not stored or (due and now >= datetime.fromisoformat(due)):
         return False
-    return bool(stored == fingerprint(config))
+    return bool(stored == fingerprint(config, inputs_fingerprint(config, content)))
