@@ -1,0 +1,198 @@
+"""Time `newsletter build` on corpora of 1,000 / 10,000 / 100,000 posts.
+
+    .venv/bin/python benchmarks/run.py [--sizes 1000 10000] [--runs 5] [--json FILE]
+
+For each size, in a temporary folder, the median and min-max over the runs of wall
+time, CPU time (user + system) and peak memory of the build process, for:
+  cold     a first build with an empty ledger and no cache
+  nothing  a run with nothing changed
+  new      a run after one new post (feeds and one digest)
+  modified a run after one post's modified_at and body changed
+With --peers, Hugo and Pelican (when installed) build the same corpus, and the
+table shows our time as a ratio of theirs. Run it by hand: it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from corpus import generate  # noqa: E402
+
+NOW = "2026-11-24T08:00:00+00:00"
+CONFIG = """\
+[site]
+title = "Driftly"
+url = "https://driftly.blog/"
+author = "Marina"
+timezone = "Europe/London"
+
+[email]
+from = "Driftly <hello@driftly.blog>"
+to = "readers@lists.driftly.blog"
+unsubscribe_url = "https://driftly.blog/unsubscribe/"
+postal_address = "12 Harbour Lane, Bristol"
+"""
+
+
+def measure(command: list[str], cwd: Path) -> dict[str, float]:
+    """Wall, CPU and peak memory of one child process (its own rusage)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(
+            f"{' '.join(command)} exited {code}: {process.stderr.read().decode()[-2000:]}"
+        )
+    process.stderr.close()
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+
+
+def newsletter(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "build", "-q", "--now", NOW, *args]
+
+
+def new_post(site: Path, number: int) -> None:
+    (site / "content" / "bench").mkdir(parents=True, exist_ok=True)
+    (site / "content" / "bench" / f"new-{number}.md").write_text(
+        f'---\ntitle: "Benchmark post {number}"\nid: "{900_000 + number}"\n'
+        f'published_at: "2026-11-24T07:{number:02d}:00+00:00"\n'
+        f'taxonomy_category:\n  - "Sleep"\n---\n\nA new post, number {number}.\n'
+    )
+
+
+def modify_post(site: Path, number: int) -> None:
+    path = sorted((site / "content").rglob("post-*.md"))[-1 - number]
+    text = path.read_text()
+    head, _, body = text.partition("\n---\n")
+    lines = [
+        f'modified_at: "2026-11-24T06:{number:02d}:00+00:00"'
+        if line.startswith("modified_at:")
+        else line
+        for line in head.splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n---\n" + body + f"\nAn edit, number {number}.\n")
+
+
+def summarize(samples: list[dict[str, float]]) -> dict[str, float]:
+    result = {}
+    for key in ("wall", "cpu", "peak_mb"):
+        values = [sample[key] for sample in samples]
+        result[key] = statistics.median(values)
+        result[f"{key}_min"] = min(values)
+        result[f"{key}_max"] = max(values)
+    return result
+
+
+def bench_size(size: int, runs: int, root: Path, peers: bool) -> dict[str, dict[str, float]]:
+    site = root / f"site-{size}"
+    print(f"generating {size:,} posts…", file=sys.stderr)
+    generate(site / "content", size)
+    (site / "newsletter.toml").write_text(CONFIG)
+    results: dict[str, list[dict[str, float]]] = {
+        k: [] for k in ("cold", "nothing", "new", "modified")
+    }
+    for _ in range(runs):
+        shutil.rmtree(site / "out", ignore_errors=True)
+        shutil.rmtree(site / ".newsletter", ignore_errors=True)
+        results["cold"].append(measure(newsletter(), site))
+    for _ in range(runs):
+        results["nothing"].append(measure(newsletter(), site))
+    for number in range(runs):
+        new_post(site, number)
+        results["new"].append(measure(newsletter(), site))
+    for number in range(runs):
+        modify_post(site, number)
+        results["modified"].append(measure(newsletter(), site))
+    summary = {case: summarize(samples) for case, samples in results.items()}
+    if peers:
+        summary.update(time_peers(site, runs))
+    shutil.rmtree(site)
+    return summary
+
+
+def time_peers(site: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Hugo (RSS only) and Pelican (with its cache) on the same posts, when installed."""
+    found: dict[str, dict[str, float]] = {}
+    hugo = shutil.which("hugo")
+    if hugo:
+        work = site.parent / "hugo"
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "content").mkdir(parents=True)
+        shutil.copytree(site / "content", work / "content" / "posts", dirs_exist_ok=True)
+        (work / "hugo.toml").write_text(
+            'baseURL = "https://driftly.blog/"\ntitle = "Driftly"\n'
+            'disableKinds = ["taxonomy", "term", "sitemap", "robotsTXT", "404"]\n'
+            '[outputs]\nhome = ["RSS"]\nsection = ["RSS"]\npage = []\n'
+        )
+        found["hugo"] = summarize([measure([hugo, "--quiet"], work) for _ in range(runs)])
+    pelican = shutil.which("pelican")
+    if pelican:
+        work = site.parent / "pelican"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(site / "content", work / "content")
+        (work / "pelicanconf.py").write_text(
+            'SITEURL = "https://driftly.blog"\nSITENAME = "Driftly"\nTIMEZONE = "UTC"\n'
+            "LOAD_CONTENT_CACHE = True\nCACHE_CONTENT = True\n"
+            'FEED_ALL_ATOM = "feeds/all.atom.xml"\n'
+        )
+        command = [pelican, "content", "-s", "pelicanconf.py", "-o", "output", "-q"]
+        measure(command, work)  # fills the cache
+        first = sorted((work / "content").rglob("*.md"))[0]
+        first.write_text(first.read_text() + "\nEdited.\n")
+        found["pelican_one_changed"] = summarize([measure(command, work) for _ in range(runs)])
+    return found
+
+
+def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
+    lines = [
+        "| posts | case | wall median (min-max) s | CPU median s | peak memory MB |",
+        "| ---: | --- | --- | ---: | ---: |",
+    ]
+    for size, cases in results.items():
+        for case, r in cases.items():
+            lines.append(
+                f"| {size:,} | {case} | {r['wall']:.2f} ({r['wall_min']:.2f}-{r['wall_max']:.2f})"
+                f" | {r['cpu']:.2f} | {r['peak_mb']:.0f} |"
+            )
+        for peer in ("hugo", "pelican_one_changed"):
+            if peer in cases:
+                ours = cases["cold" if peer == "hugo" else "modified"]["wall"]
+                lines.append(
+                    f"| {size:,} | ratio to {peer} | {ours / cases[peer]['wall']:.3f} | | |"
+                )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=HERE / "results.json")
+    parser.add_argument("--peers", action="store_true", help="also time Hugo and Pelican")
+    arguments = parser.parse_args()
+    os.environ["PYTHONPATH"] = str(REPO)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="newsletter-bench-") as folder:
+        for size in arguments.sizes:
+            results[size] = bench_size(size, arguments.runs, Path(folder), arguments.peers)
+            print(table({size: results[size]}), file=sys.stderr)
+    arguments.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
