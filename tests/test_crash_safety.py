@@ -156,15 +156,14 @@ def test_a_failing_disk_is_reported_and_nothing_is_recorded(
     assert visible(site) == visible(clean) and emailed(site) == emailed(clean)
 
 
-def test_two_builds_at_once_one_runs_the_other_exits_75_and_writes_nothing(tmp_path: Path) -> None:
-    site = pending_site(tmp_path / "site")
-    before = visible(site)
-    first = subprocess.Popen(
+def holding_build(site: Site, seconds: int) -> subprocess.Popen[str]:
+    """A build that holds the lock for `seconds`; returns once it holds it."""
+    process = subprocess.Popen(
         [
             sys.executable,
             str(HARNESS),
             "hold",
-            "4",
+            str(seconds),
             "--",
             "build",
             "--site",
@@ -179,45 +178,31 @@ def test_two_builds_at_once_one_runs_the_other_exits_75_and_writes_nothing(tmp_p
     )
     lock = site.root / ".newsletter" / "ledger.sqlite.lock"
     deadline = time.monotonic() + 30
-    while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
-        assert time.monotonic() < deadline, "the first build never took the lock"
+    while not (lock.exists() and lock.read_text().strip() == str(process.pid)):
+        assert time.monotonic() < deadline, "the holding build never took the lock"
         time.sleep(0.05)
+    return process
+
+
+def test_two_builds_at_once_one_runs_the_other_exits_75_and_writes_nothing(tmp_path: Path) -> None:
+    site = pending_site(tmp_path / "site")
+    before = visible(site)
+    first = holding_build(site, 4)
     second = harness(site, "count", str(tmp_path / "c"))
     assert second.returncode == 75
     assert f"error: another build (pid {first.pid}) holds" in second.stderr
     assert visible(site) == before  # the second wrote nothing
-    out, err = first.communicate(timeout=60)
+    _out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert len(site.emails()) == 1
 
 
 def test_a_stale_lock_from_a_killed_build_does_not_block(tmp_path: Path) -> None:
     site = pending_site(tmp_path / "site")
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            str(HARNESS),
-            "hold",
-            "30",
-            "--",
-            "build",
-            "--site",
-            str(site.root),
-            "--now",
-            NOW,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=Path(__file__).parent.parent,
-    )
-    lock = site.root / ".newsletter" / "ledger.sqlite.lock"
-    deadline = time.monotonic() + 30
-    while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    first = holding_build(site, 30)
     first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    assert lock.exists()  # left behind, and harmless
+    first.communicate(timeout=10)
+    assert (site.root / ".newsletter" / "ledger.sqlite.lock").exists()  # left, and harmless
     assert harness(site, "count", str(tmp_path / "c")).returncode == 0
     assert len(site.emails()) == 1
 
@@ -242,32 +227,11 @@ def test_a_broken_ledger_is_a_clear_error_and_nothing_is_written(
     assert visible(site) == before
 
 
-def test_dry_run_and_status_work_while_a_build_holds_the_lock(tmp_path: Path) -> None:
+def test_dry_run_works_while_a_build_holds_the_lock(tmp_path: Path) -> None:
     site = pending_site(tmp_path / "site")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            str(HARNESS),
-            "hold",
-            "5",
-            "--",
-            "build",
-            "--site",
-            str(site.root),
-            "--now",
-            NOW,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=Path(__file__).parent.parent,
-    )
+    holder = holding_build(site, 5)
     try:
-        lock = site.root / ".newsletter" / "ledger.sqlite.lock"
-        deadline = time.monotonic() + 30
-        while not (lock.exists() and lock.read_text().strip() == str(holder.pid)):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
         result = site.build("--dry-run", "--json")
         assert json.loads(result.stdout)["new"] == ["new-2", "new-1"]
     finally:
-        holder.wait(60)
+        holder.communicate(timeout=60)
