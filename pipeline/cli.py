@@ -3,8 +3,10 @@ calls; this is the one place where errors become messages and exit statuses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -92,6 +94,12 @@ def run(action: Callable[[], int], verbose: bool = False) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted; nothing was recorded, the next build redoes this one", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (`newsletter status | head`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet too.
+        with contextlib.suppress(OSError, ValueError):  # no real stdout: nothing to quiet
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)  # 128 + SIGPIPE, as the shell reports it
     except Exception:
         if verbose:
             raise

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
@@ -52,3 +53,16 @@ def test_bad_now_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-
     result = CliRunner().invoke(cli, ["build", "--site", str(tmp_path), "--now", "soon"])
     assert result.exit_code == 2
     assert "--now 'soon' is not a date" in result.output
+
+
+def test_a_closed_pipe_is_not_reported_as_a_bug(capsys: pytest.CaptureFixture[str]) -> None:
+    """`newsletter status | head -1`: the reader goes away mid-output."""
+    from pipeline.cli import run
+
+    def action() -> int:
+        raise BrokenPipeError
+
+    with pytest.raises(SystemExit) as stopped:
+        run(action)
+    assert stopped.value.code == 141
+    assert "internal error" not in capsys.readouterr().err
