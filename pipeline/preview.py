@@ -8,10 +8,10 @@ never touched. A broken post or template shows a readable error page until fixed
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -29,6 +29,7 @@ from pipeline.checks import GMAIL_CLIP_BYTES, Finding, check_posts
 from pipeline.config import Config, default_template_dirs
 from pipeline.emails import Templates, render_email
 from pipeline.errors import PipelineError, PostError
+from pipeline.fastpath import scan
 from pipeline.model import Post
 from pipeline.output import confined
 
@@ -155,21 +156,16 @@ def _find(posts: list[Post], wanted: str) -> Post:
 
 
 def fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and modification times of every file under `paths`."""
-    seen = []
+    """Names, sizes and modification times of the files (and files under folders)
+    in `paths`; a missing one simply counts as absent."""
+    seen: list[tuple[str, int, int]] = []
     for root in paths:
-        if root.is_file():
+        if root.is_dir():
+            seen.extend((e.path, e.mtime_ns, e.size) for e in scan(root))
+            continue
+        with contextlib.suppress(OSError):
             stat = root.stat()
             seen.append((str(root), stat.st_mtime_ns, stat.st_size))
-            continue
-        for folder, _dirs, names in os.walk(root):
-            for name in names:
-                path = os.path.join(folder, name)
-                try:
-                    stat = os.stat(path)
-                except OSError:
-                    continue
-                seen.append((path, stat.st_mtime_ns, stat.st_size))
     return tuple(sorted(seen))
 
 

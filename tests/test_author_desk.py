@@ -258,3 +258,15 @@ def test_preview_of_one_post_renders_it_in_full(site: Site) -> None:
     shown = source.render()
     assert shown.errors == () and "<strong>whole</strong>" in shown.html
     assert "The whole body." in shown.text
+
+
+def test_the_preview_watcher_survives_a_missing_file_and_sees_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.preview import fingerprint
+
+    watched = [tmp_path / "newsletter.toml", tmp_path / "content"]
+    empty = fingerprint(watched)  # neither exists yet: no error
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "a.md").write_text("x")
+    with_post = fingerprint(watched)
+    (tmp_path / "newsletter.toml").write_text("[site]\n")
+    assert empty != with_post != fingerprint(watched)

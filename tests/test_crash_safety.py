@@ -20,21 +20,15 @@ HARNESS = Path(__file__).parent / "crash_harness.py"
 NOW = "2026-06-01T12:00:00+00:00"
 
 
+def command(site: Site, mode: str, value: str, *extra: str) -> list[str]:
+    """`newsletter build` on `site` under the crash harness (see crash_harness.py)."""
+    build = ["build", "--site", str(site.root), "--now", NOW, *extra]
+    return [sys.executable, str(HARNESS), mode, value, "--", *build]
+
+
 def harness(site: Site, mode: str, value: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            str(HARNESS),
-            mode,
-            value,
-            "--",
-            "build",
-            "--site",
-            str(site.root),
-            "--now",
-            NOW,
-            *extra,
-        ],
+        command(site, mode, value, *extra),
         capture_output=True,
         text=True,
         timeout=120,
@@ -159,18 +153,7 @@ def test_a_failing_disk_is_reported_and_nothing_is_recorded(
 def holding_build(site: Site, seconds: int) -> subprocess.Popen[str]:
     """A build that holds the lock for `seconds`; returns once it holds it."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(HARNESS),
-            "hold",
-            str(seconds),
-            "--",
-            "build",
-            "--site",
-            str(site.root),
-            "--now",
-            NOW,
-        ],
+        command(site, "hold", str(seconds)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
