@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline import fastpath, ledger, postcache
-from pipeline.changes import Policy, decide
+from pipeline import fastpath, ledger, postcache, postindex
+from pipeline.changes import Policy, decide, newest_first
 from pipeline.config import Config
 from pipeline.content import read_header, read_post
 from pipeline.dates import rfc3339
@@ -24,7 +25,7 @@ from pipeline.emails import Templates, plan_emails, render_email
 from pipeline.errors import OutputError, PostError
 from pipeline.fastpath import Entry
 from pipeline.feeds import render_feeds
-from pipeline.feedsets import FeedSet
+from pipeline.feedsets import FeedSet, feed_sets
 from pipeline.lock import exclusive
 from pipeline.model import Changes, Email, LedgerSnapshot, OutputFile, Post
 from pipeline.output import remove_stale_temporaries, write_files
@@ -43,7 +44,7 @@ class BuildOptions:
     since: datetime | None = None
     dry_run: bool = False
     full_scan: bool = False  # re-read every file, trusting no size or modification time
-    content_scan: tuple[Entry, ...] | None = None  # content/ as already scanned, if it was
+    content_scan: fastpath.ContentScan | None = None  # content/ as already scanned, if it was
 
 
 @dataclass
@@ -59,6 +60,7 @@ class BuildReport:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     dry_run: bool = False
+    in_feeds: int = 0  # published posts in the feeds (not only those this build read)
 
     @property
     def exit_code(self) -> int:
@@ -83,7 +85,7 @@ class BuildReport:
                 for p in (changes.scheduled if changes else ())
             ],
             "held": ids(changes.held) if changes else [],
-            "in_feeds": len(changes.live) if changes else 0,
+            "in_feeds": self.in_feeds,
             "emails": [
                 {
                     "email_id": email.email_id,
@@ -110,11 +112,13 @@ def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[En
     root = os.path.realpath(content_dir)
     found = []
     for entry in fastpath.scan(content_dir) if entries is None else entries:
-        *folders, name = entry.relative.split("/")
-        if any(part.startswith((".", "_")) for part in folders) or name.startswith("."):
+        relative = entry.relative
+        if not relative.lower().endswith(POST_SUFFIXES):
             continue
-        if not name.lower().endswith(POST_SUFFIXES):
-            continue
+        if relative.startswith((".", "_")) or "/." in relative or "/_" in relative:
+            *folders, name = relative.split("/")  # the rare case, checked exactly
+            if any(part.startswith((".", "_")) for part in folders) or name.startswith("."):
+                continue
         if entry.symlink and os.path.commonpath([root, os.path.realpath(entry.path)]) != root:
             logger.warning("%s: a symlink to outside content/; skipped", entry.path)
             continue
@@ -122,76 +126,140 @@ def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[En
     return found
 
 
-def read_posts(
+@dataclass
+class Gathered:
+    """What a build decides from: the candidate posts (every post, unless `steady`
+    stands for the rest), the ledger entries they need, and what changed on disk."""
+
+    posts: list[Post]  # sorted by file, duplicates rejected
+    snapshot: LedgerSnapshot
+    unreadable: set[str]
+    previous: dict[str, Post]  # the former headers of re-read, gone or unreadable files
+    complete: bool  # `previous` is known for every changed file
+    steady: postindex.Steady | None = None  # the other posts: published, unchanged, recorded
+    index: postindex.PostIndex | None = None
+    candidates: set[str] | None = None  # the files decided on, when not every file
+
+
+def gather(
     config: Config,
+    options: BuildOptions,
+    entries: list[Entry],
+    index: postindex.PostIndex | None,
     report: BuildReport,
     progress: Progress | None = None,
-    full_scan: bool = False,
-    entries: list[Entry] | None = None,
-) -> tuple[
-    list[Post], set[str], dict[str, postcache.CachedHeader], dict[str, postcache.CachedHeader]
-]:
-    """Every readable post's header; the rest reported.
+) -> Gathered:
+    """Read what changed, update the index, and pick the posts to decide on.
 
-    A file whose size and modification time match the cache is not opened (unless
-    `full_scan`); its front-matter timestamps still decide what is new or modified.
-    Returns (headers, unreadable sources, cache entries to store, the cache as it was).
-    """
+    A file whose size and modification time match the index is not opened (unless
+    --full-scan); its front-matter timestamps, kept in the index, still decide. A
+    cron run then decides only the candidates (posts that differ from the ledger,
+    are not published yet, or share an identity); a first build, a dry run or a
+    full scan decides every post."""
     files = find_posts(config.content_dir, entries)
-    cached = {} if full_scan else postcache.load_headers(config)
-    fresh: dict[str, postcache.CachedHeader] = {}
-    posts: list[Post] = []
+    indexed = index.stats() if index is not None else {}
+    known = {} if options.full_scan else indexed
+    stale = [e for e in files if known.get(e.relative) != (e.size, e.mtime_ns)]
+    rows, errors = _read_stale(stale, config, progress)
+    unreadable = {error.source for error in errors}
+    present = {e.relative for e in files}
+    dropped = (indexed.keys() - present) | (unreadable & indexed.keys())
+    complete = index is not None and index.complete and not options.full_scan
+    previous = {}
+    if index is not None and complete:
+        previous = index.headers([*(s for s in rows if s in indexed), *dropped])
+    head = ledger.read_snapshot(config.state_path, only=())
+    lean = index is not None and index.writable and not options.full_scan and not head.first_build
+    if index is not None:
+        index.update(rows, dropped)
+    fresh = {source: row.post for source, row in rows.items()}
+    steady = None
+    chosen: set[str] = set()
+    if lean:
+        assert index is not None  # noqa: S101 (lean implies it)
+        chosen, vanished = index.candidates(
+            config.state_path,
+            options.now,
+            head.meta.get("build_token", ""),
+            changed=rows.keys(),
+            former={post.identity for post in previous.values()},
+        )
+        headers = {s: fresh[s] for s in chosen if s in fresh}
+        headers.update(index.headers(chosen - headers.keys()))
+        identities = {post.identity for post in headers.values()} | vanished
+        snapshot = ledger.read_snapshot(config.state_path, only=identities)
+        steady = index.steady(chosen)
+        warned = index.headers(steady.warned())
+    else:
+        valid = [e.relative for e in files if e.relative not in rows and e.relative in known]
+        headers = {**(index.headers(valid) if index is not None else {}), **fresh}
+        snapshot = ledger.read_snapshot(config.state_path)
+        warned = {}
+    posts = _unique(headers, errors, report)
+    for source in sorted(headers.keys() | warned.keys()):  # header warnings, by file
+        post = headers.get(source) or warned[source]
+        report.warnings.extend(post.warnings)
+    # A post whose file cannot be read this time is not "removed": keep it.
+    kept = {i: e for i, e in snapshot.entries.items() if e.source not in unreadable}
+    snapshot = replace(snapshot, entries=kept)
+    return Gathered(
+        posts, snapshot, unreadable, previous, complete, steady, index, chosen if lean else None
+    )
+
+
+def _unique(headers: dict[str, Post], errors: list[PostError], report: BuildReport) -> list[Post]:
+    """The posts in file order; a second file with an identity already taken is
+    rejected, naming the first."""
+    rejected = {error.source: error for error in errors}
     by_identity: dict[str, Post] = {}
-    unreadable: set[str] = set()
-    stale = [e for e in files if _cached(cached, e) is None]
-    read = _read_all(stale, config) if len(stale) >= PARALLEL_FROM else {}
-    for entry in progress(files) if progress else files:
-        source = entry.relative
-        post = _cached(cached, entry)
-        if post is None:
-            outcome = read.get(source) or _read_one(entry, config)
-            if isinstance(outcome, PostError):
-                report.rejected.append(outcome)
-                unreadable.add(source)
-                continue
-            post = outcome
-            fresh[source] = postcache.CachedHeader(entry.size, entry.mtime_ns, post)
+    posts = []
+    for source in sorted(headers):
+        post = headers[source]
         first = by_identity.get(post.identity)
         if first is not None:
-            report.rejected.append(
-                PostError(
-                    source,
-                    f"has the same identity {post.identity!r} as {first.source}",
-                    "give one of them its own id (or url/slug) in the front matter",
-                )
+            rejected[source] = PostError(
+                source,
+                f"has the same identity {post.identity!r} as {first.source}",
+                "give one of them its own id (or url/slug) in the front matter",
             )
             continue
         by_identity[post.identity] = post
-        report.warnings.extend(post.warnings)
         posts.append(post)
-    return posts, unreadable, fresh, cached
+    report.rejected.extend(rejected[source] for source in sorted(rejected))
+    return posts
+
+
+def _read_stale(
+    stale: list[Entry], config: Config, progress: Progress | None
+) -> tuple[dict[str, postindex.Row], list[PostError]]:
+    """The headers of these files (on every core when there are many), as index
+    rows, and the errors of those that cannot be read."""
+    outcomes = _read_all(stale, config) if len(stale) >= PARALLEL_FROM else {}
+    rows: dict[str, postindex.Row] = {}
+    errors: list[PostError] = []
+    for entry in progress(stale) if progress else stale:
+        outcome = outcomes.get(entry.relative) or _read_row(entry, config)
+        if isinstance(outcome, PostError):
+            errors.append(outcome)
+        else:
+            rows[entry.relative] = outcome
+    return rows, errors
 
 
 PARALLEL_FROM = 1500  # files to read before a second process pays for itself
 PARALLEL_RENDER_FROM = 40  # posts to render before it does
 
 
-def _cached(cached: dict[str, postcache.CachedHeader], entry: Entry) -> Post | None:
-    hit = cached.get(entry.relative)
-    if hit is not None and (hit.size, hit.mtime_ns) == (entry.size, entry.mtime_ns):
-        return hit.post
-    return None
-
-
-def _read_one(entry: Entry, config: Config) -> Post | PostError:
+def _read_row(entry: Entry, config: Config) -> postindex.Row | PostError:
     source = entry.relative
     try:
         raw = _read_limited(Path(entry.path), source, config.max_post_bytes)
-        return read_header(source, raw, config)
+        post = read_header(source, raw, config)
     except PostError as error:
         return error
     except OSError as exc:
         return PostError(source, f"cannot be read: {exc.strerror}")
+    return postindex.row_for(entry.size, entry.mtime_ns, post)
 
 
 _WORKER_CONFIG: Config | None = None
@@ -202,9 +270,11 @@ def _worker_start(config: Config) -> None:
     _WORKER_CONFIG = config
 
 
-def _worker_read(entry: Entry) -> tuple[str, Post | tuple[str, str, str, int | None]]:
+def _worker_read(
+    entry: Entry,
+) -> tuple[str, postindex.Row | tuple[str, str, str, int | None]]:
     assert _WORKER_CONFIG is not None  # set by _worker_start  # noqa: S101
-    outcome = _read_one(entry, _WORKER_CONFIG)
+    outcome = _read_row(entry, _WORKER_CONFIG)
     if isinstance(outcome, PostError):  # errors travel as plain values
         return entry.relative, (outcome.source, outcome.message, outcome.hint, outcome.line)
     return entry.relative, outcome
@@ -223,10 +293,10 @@ def _in_parallel(worker: Callable[[Any], Any], items: list[Any], config: Config)
         return list(pool.imap_unordered(worker, items, chunksize=max(1, len(items) // 40)))
 
 
-def _read_all(entries: list[Entry], config: Config) -> dict[str, Post | PostError]:
+def _read_all(entries: list[Entry], config: Config) -> dict[str, postindex.Row | PostError]:
     """Many headers read on every core (a cold build)."""
     return {
-        source: outcome if isinstance(outcome, Post) else PostError(*outcome)
+        source: outcome if isinstance(outcome, postindex.Row) else PostError(*outcome)
         for source, outcome in _in_parallel(_worker_read, entries, config)
     }
 
@@ -265,12 +335,43 @@ def render_posts(posts: Iterable[Post], config: Config) -> dict[str, Post]:
     return result
 
 
-def _needed(changes: Changes, config: Config, touched: Touched | None) -> list[Post]:
-    """The posts the outputs show: the written feeds' entries, the emails' posts."""
-    from pipeline.feedsets import feed_sets
+Touched = Callable[[FeedSet], bool]
+Names = dict[str, set[str]]
 
+
+def _feed_posts(
+    changes: Changes, gathered: Gathered, touched: Touched | None, config: Config
+) -> tuple[tuple[Post, ...], Names | None]:
+    """The live posts the written feeds need, newest first, and (on a cron run) every
+    category and tag name of the live posts. A cron run holds only the candidates:
+    the steady posts are asked of the index, each written feed's newest."""
+    steady = gathered.steady
+    if steady is None:
+        return changes.live, None
+    names = steady.names()
+    for post in changes.live:
+        names["category"].update(post.categories)
+        names["tag"].update(post.tags)
+    limit = config.feed.limit
+    wanted = steady.newest("", (), limit)
+    for feed in feed_sets(changes.live, config, names)[1:]:
+        if touched is None or touched(feed):
+            wanted += steady.newest(feed.kind, feed.names, limit)
+    index = gathered.index
+    extra = tuple(index.headers(set(wanted)).values()) if index is not None else ()
+    return newest_first(changes.live + extra), names
+
+
+def _needed(
+    changes: Changes,
+    live: tuple[Post, ...],
+    names: Names | None,
+    config: Config,
+    touched: Touched | None,
+) -> list[Post]:
+    """The posts the outputs show: the written feeds' entries, the emails' posts."""
     needed = {p.identity: p for p in changes.new + changes.modified}
-    for feed in feed_sets(changes.live, config):
+    for feed in feed_sets(live, config, names):
         if feed.kind and touched is not None and not touched(feed):
             continue
         for post in feed.posts[: config.feed.limit]:
@@ -278,20 +379,12 @@ def _needed(changes: Changes, config: Config, touched: Touched | None) -> list[P
     return list(needed.values())
 
 
-Touched = Callable[[FeedSet], bool]
-
-
-def _touched(
-    changes: Changes,
-    snapshot: LedgerSnapshot,
-    before: dict[str, postcache.CachedHeader],
-    fresh: dict[str, postcache.CachedHeader],
-    config: Config,
-) -> Touched | None:
+def _touched(changes: Changes, gathered: Gathered, config: Config) -> Touched | None:
     """Which category and tag feeds this build must write: those a changed post is in,
     or was in before the change, or whose files are missing. None: every feed (the
-    configuration or the code changed, or a removed post's categories are unknown)."""
-    if snapshot.meta.get("feeds_key") != postcache.cache_key(config):
+    configuration or the code changed, or what a changed post was is unknown)."""
+    snapshot = gathered.snapshot
+    if not gathered.complete or snapshot.meta.get("feeds_key") != postcache.cache_key(config):
         return None
     names: set[tuple[str, str]] = set()
 
@@ -301,15 +394,17 @@ def _touched(
 
     for post in changes.new + changes.modified + changes.edited_quietly + changes.recorded_only:
         add(post)
-    for source in fresh:  # what a re-read post belonged to before
-        if source in before:
-            add(before[source].post)
+    for post in gathered.previous.values():  # what a re-read or gone file was before
+        add(post)
+    by_source = {post.source: post for post in gathered.posts}
     for identity in changes.removed:
         entry = snapshot.entries.get(identity)
-        old = before.get(entry.source) if entry is not None else None
+        if entry is None:
+            return None
+        old = gathered.previous.get(entry.source) or by_source.get(entry.source)
         if old is None:
             return None
-        add(old.post)
+        add(old)
 
     def touched(feed: FeedSet) -> bool:
         if any((feed.kind, name) in names for name in feed.names):
@@ -329,9 +424,13 @@ def _next_due(changes: Changes, config: Config) -> str:
     return rfc3339(min(moments)) if moments else ""
 
 
+def _swap(posts: tuple[Post, ...], rendered: dict[str, Post]) -> tuple[Post, ...]:
+    return tuple(rendered.get(post.identity, post) for post in posts)
+
+
 def _with_rendered(changes: Changes, rendered: dict[str, Post]) -> Changes:
     def swap(posts: tuple[Post, ...]) -> tuple[Post, ...]:
-        return tuple(rendered.get(post.identity, post) for post in posts)
+        return _swap(posts, rendered)
 
     return replace(
         changes,
@@ -391,31 +490,38 @@ def run_build(
     config: Config, options: BuildOptions, progress: Progress | None = None
 ) -> BuildReport:
     """Run one build; the lock is held from reading the ledger to committing it."""
-    report = BuildReport(dry_run=options.dry_run)
     if options.dry_run:
-        _build(config, options, report, progress)
-        return report
+        return _build(config, options, progress)
     with exclusive(config.state_path.with_name(config.state_path.name + ".lock")):
-        _build(config, options, report, progress)
-    return report
+        return _build(config, options, progress)
 
 
-def _build(
-    config: Config, options: BuildOptions, report: BuildReport, progress: Progress | None
-) -> None:
-    # One walk of content/ gives the posts and the fingerprint (the CLI's may be reused).
-    scanned = options.content_scan
-    entries = list(scanned) if scanned is not None else fastpath.scan(config.content_dir)
-    inputs = "" if options.dry_run else fastpath.inputs_fingerprint(config, entries)
-    posts, unreadable, fresh, cached = read_posts(
-        config, report, progress, options.full_scan, entries
-    )
-    report.posts = posts
-    snapshot = ledger.read_snapshot(config.state_path)
-    # A post whose file cannot be read this time is not "removed": keep it.
-    kept = {i: e for i, e in snapshot.entries.items() if e.source not in unreadable}
-    snapshot = replace(snapshot, entries=kept)
+def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildReport:
+    # One walk of content/ gives the posts and the fingerprint (the CLI's is reused).
+    content = options.content_scan or fastpath.scan_content(config)
+    index = postindex.open_index(config, writable=not options.dry_run)
+    try:
+        try:
+            return _build_with(config, options, progress, content, index)
+        except postindex.IndexFailure as failure:
+            logger.warning("%s: cache unusable (%s); reading every post", failure.path, failure)
+        return _build_with(config, options, progress, content, None)
+    finally:
+        if index is not None:
+            index.close()
 
+
+def _build_with(
+    config: Config,
+    options: BuildOptions,
+    progress: Progress | None,
+    content: fastpath.ContentScan,
+    index: postindex.PostIndex | None,
+) -> BuildReport:
+    report = BuildReport(dry_run=options.dry_run)
+    gathered = gather(config, options, list(content.entries), index, report, progress)
+    report.posts = gathered.posts
+    snapshot = gathered.snapshot
     adopted = list(unrecorded_emails(config.out_dir, snapshot.email_ids))
     already = {identity: modified for email in adopted for identity, modified in email.posts}
     policy = Policy(
@@ -423,16 +529,18 @@ def _build(
         max_age_days=config.email.max_age_days,
         settle_minutes=config.settle_minutes,
     )
-    changes = decide(posts, snapshot, options.now, policy, already)
-    touched = _touched(changes, snapshot, cached, fresh, config)
-    rendered = render_posts(_needed(changes, config, touched), config)
-    headers = {post.identity: post for post in posts}
+    changes = decide(gathered.posts, snapshot, options.now, policy, already)
+    touched = _touched(changes, gathered, config)
+    live, names = _feed_posts(changes, gathered, touched, config)
+    report.in_feeds = len(changes.live) + (gathered.steady.count() if gathered.steady else 0)
+    rendered = render_posts(_needed(changes, live, names, config, touched), config)
+    headers = {post.identity: post for post in (*gathered.posts, *live)}
     for post in rendered.values():  # what only the body shows (header warnings are in)
         report.warnings.extend(w for w in post.warnings if w not in headers[post.identity].warnings)
     changes = _with_rendered(changes, rendered)
     report.changes = changes
 
-    files: list[OutputFile] = render_feeds(changes.live, config, touched)
+    files: list[OutputFile] = render_feeds(_swap(live, rendered), config, touched, names)
     if config.email.enabled:
         templates = Templates.for_site(config.template_dir)
         for new, updated in plan_emails(changes.new, changes.modified, config):
@@ -449,10 +557,8 @@ def _build(
             "written, so its posts are not emailed again"
         )
     if options.dry_run:
-        return
-    gone = set(cached) - {p.source for p in posts} - unreadable
-    keep = {post.content_hash for post in rendered.values()}
-    postcache.save(config, fresh, gone, rendered.values(), keep)
+        return report
+    postcache.save(config, rendered.values())
     remove_stale_temporaries(config.out_dir)
     report.written, unchanged = write_files(config.out_dir, files)
     report.unchanged = len(unchanged)
@@ -472,9 +578,11 @@ def _build(
     clean = not report.rejected and not adopted
     meta = {
         # Compared by the next build's nothing-changed exit; only a clean build may skip.
-        "fingerprint": fastpath.fingerprint(config, inputs) if clean else "",
+        "fingerprint": fastpath.fingerprint(config, content.inputs) if clean else "",
         "next_due": _next_due(changes, config),
         "feeds_key": postcache.cache_key(config),
+        # Which ledger the post index last agreed with (see postindex.candidates).
+        "build_token": uuid.uuid4().hex,
     }
     try:
         ledger.commit(config.state_path, changes, records, options.now, summary, meta)
@@ -484,3 +592,6 @@ def _build(
             "out/ is complete; fix the ledger's folder and run the build again: it "
             "rewrites the same files and the same email, and emails nothing twice",
         ) from None
+    if index is not None:
+        index.recorded(config.state_path, meta["build_token"], options.now, gathered.candidates)
+    return report

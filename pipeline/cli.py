@@ -170,10 +170,10 @@ def build(
         moment = _moment(now, "--now", config) or datetime.now(UTC)
         content_scan = None
         if not (since or full_scan):
-            from pipeline.fastpath import scan, unchanged
+            from pipeline.fastpath import scan_content, unchanged
 
-            content_scan = tuple(scan(config.content_dir))
-            if unchanged(config, moment, list(content_scan)):  # before the heavy imports
+            content_scan = scan_content(config)
+            if unchanged(config, moment, content_scan.inputs):  # before the heavy imports
                 logger.info("nothing changed since the last build; out/ is up to date")
                 if as_json:
                     click.echo(json.dumps({"unchanged": True, "dry_run": dry_run}))

@@ -74,7 +74,9 @@ def _date(source: str, key: str, value: Any, config: Config, warnings: list[str]
             f"{source}: '{key}' has no time zone and [site] timezone is not set, so it is "
             "read as UTC; set timezone in newsletter.toml (or write an offset)"
         )
-    return moment
+    # Whole seconds, as the ledger and every feed store them: a fraction kept here
+    # would make the post look modified again at every build.
+    return moment.replace(microsecond=0)
 
 
 def _is_unpublished(meta: Mapping[str, Any]) -> bool:

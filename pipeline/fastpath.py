@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,6 +36,7 @@ class Entry(NamedTuple):
 def scan(root: Path) -> list[Entry]:
     """Every file under `root` (symlinked folders are not entered), sorted by path."""
     found: list[Entry] = []
+    append, make = found.append, tuple.__new__  # 100,000s of entries: the loop stays lean
     base = str(root)
     skip = len(base) + 1  # scandir joins paths onto `base`: the rest is the relative path
     stack = [base]
@@ -52,15 +55,18 @@ def scan(root: Path) -> list[Entry]:
                     stat = entry.stat()
                 except OSError:
                     continue
-                relative = entry.path[skip:]
-                found.append(
-                    Entry(entry.path, relative, stat.st_size, stat.st_mtime_ns, entry.is_symlink())
+                path = entry.path
+                append(
+                    make(
+                        Entry,
+                        (path, path[skip:], stat.st_size, stat.st_mtime_ns, entry.is_symlink()),
+                    )
                 )
-    found.sort(key=lambda e: e.relative)
+    found.sort(key=itemgetter(1))  # by relative path
     return found
 
 
-def _tree(digest: hashlib._Hash, root: Path, entries: list[Entry] | None = None) -> None:
+def _tree(digest: hashlib._Hash, root: Path, entries: Sequence[Entry] | None = None) -> None:
     listed = scan(root) if entries is None else entries
     digest.update(f"{root}\n".encode())
     digest.update(
@@ -70,7 +76,7 @@ def _tree(digest: hashlib._Hash, root: Path, entries: list[Entry] | None = None)
     )
 
 
-def inputs_fingerprint(config: Config, content: list[Entry] | None = None) -> str:
+def inputs_fingerprint(config: Config, content: Sequence[Entry] | None = None) -> str:
     """What a build reads: posts (`content`, if already scanned), templates,
     configuration, and the code."""
     digest = hashlib.sha256(f"{__version__}|{config!r}".encode())
@@ -93,9 +99,21 @@ def fingerprint(config: Config, inputs: str | None = None) -> str:
     return digest.hexdigest()
 
 
-def unchanged(config: Config, now: datetime, content: list[Entry] | None = None) -> bool:
-    """True when the last clean build saw exactly these files and nothing is due.
-    `content`: the scan of content/ to compare (the caller passes it on to the build)."""
+class ContentScan(NamedTuple):
+    """content/ as one walk saw it, and the fingerprint of all a build reads."""
+
+    entries: tuple[Entry, ...]
+    inputs: str
+
+
+def scan_content(config: Config) -> ContentScan:
+    entries = scan(config.content_dir)
+    return ContentScan(tuple(entries), inputs_fingerprint(config, entries))
+
+
+def unchanged(config: Config, now: datetime, inputs: str) -> bool:
+    """True when the last clean build saw exactly these inputs (`inputs_fingerprint`)
+    and out/ as it is, and nothing is due."""
     path = config.state_path
     if not path.exists():
         return False
@@ -110,4 +128,4 @@ def unchanged(config: Config, now: datetime, content: list[Entry] | None = None)
     due: str | None = rows.get("next_due")
     if not stored or (due and now >= datetime.fromisoformat(due)):
         return False
-    return bool(stored == fingerprint(config, inputs_fingerprint(config, content)))
+    return bool(stored == fingerprint(config, inputs))

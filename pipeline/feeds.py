@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
@@ -39,13 +39,17 @@ Render = Callable[[Sequence[Post], int], bytes]  # (posts, how many carry full c
 
 
 def render_feeds(
-    live: Sequence[Post], config: Config, touched: Callable[[FeedSet], bool] | None = None
+    live: Sequence[Post],
+    config: Config,
+    touched: Callable[[FeedSet], bool] | None = None,
+    names: Mapping[str, Collection[str]] | None = None,
 ) -> list[OutputFile]:
     """The feed files of the site, the feed index and the stylesheet. With `touched`,
-    a category or tag feed it declines is left out (it is up to date on disk)."""
+    a category or tag feed it declines is left out (it is up to date on disk).
+    `live` and `names` as `feed_sets` takes them."""
     files: list[OutputFile] = []
     budget = config.feed.max_bytes
-    sets = feed_sets(live, config)
+    sets = feed_sets(live, config, names)
     for feed in sets:
         if feed.kind and touched is not None and not touched(feed):
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -88,8 +88,14 @@ def _tags(post: Post) -> tuple[str, ...]:
     return post.tags
 
 
-def feed_sets(live: Sequence[Post], config: Config) -> list[FeedSet]:
-    """The main feed first, then the category and tag feeds ordered by path."""
+def feed_sets(
+    live: Sequence[Post], config: Config, names: Mapping[str, Collection[str]] | None = None
+) -> list[FeedSet]:
+    """The main feed first, then the category and tag feeds ordered by path.
+
+    `live` is newest first. When it holds only some live posts (a cron run loads each
+    written feed's newest), `names` gives every category and tag name the live posts
+    carry, by kind, so the set of feeds and their paths are those of the whole site."""
     site = config.site
     base = config.feed.base_url
     groups: list[tuple[str, str, Callable[[Post], tuple[str, ...]]]] = []
@@ -131,6 +137,8 @@ def feed_sets(live: Sequence[Post], config: Config) -> list[FeedSet]:
         for post in live:
             for name in names_of(post):
                 members_of.setdefault(name, []).append(post)
+        for name in (names or {}).get(kind, ()):
+            members_of.setdefault(name, [])
         slugs = unique_slugs(members_of)
         by_slug: dict[str, list[str]] = {}
         for name, slug in slugs.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,20 +77,26 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
         raise _broken(path, exc) from None
 
 
-def read_snapshot(path: Path) -> LedgerSnapshot:
-    """The ledger's content; an absent ledger is an empty one (a first build)."""
+def read_snapshot(path: Path, only: Collection[str] | None = None) -> LedgerSnapshot:
+    """The ledger's content; an absent ledger is an empty one (a first build). With
+    `only`, just those identities' entries (a cron run reads what it decides on)."""
     if not path.exists():
         return LedgerSnapshot()
     with _connect(path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "posts" not in tables:
             return LedgerSnapshot()
-        entries = {}
-        for row in db.execute(
-            "SELECT identity, source, content_hash, published_at, modified_at, first_seen,"
-            " emailed_at, removed_at FROM posts"
-        ):
-            entries[row[0]] = LedgerEntry(
+        if only is None:
+            rows = db.execute(_ENTRIES).fetchall()
+        else:
+            wanted = list(only)
+            rows = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += db.execute(f"{_ENTRIES} WHERE identity IN ({marks})", chunk).fetchall()
+        entries = {
+            row[0]: LedgerEntry(
                 identity=row[0],
                 source=row[1],
                 content_hash=row[2],
@@ -100,10 +106,18 @@ def read_snapshot(path: Path) -> LedgerSnapshot:
                 emailed_at=datetime.fromisoformat(row[6]) if row[6] else None,
                 removed=row[7] is not None,
             )
+            for row in rows
+        }
         builds = db.execute("SELECT COUNT(*) FROM builds").fetchone()[0]
         email_ids = frozenset(row[0] for row in db.execute("SELECT email_id FROM emails"))
         meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
     return LedgerSnapshot(entries=entries, builds=builds, email_ids=email_ids, meta=meta)
+
+
+_ENTRIES = (
+    "SELECT identity, source, content_hash, published_at, modified_at, first_seen,"
+    " emailed_at, removed_at FROM posts"
+)
 
 
 def commit(
@@ -131,15 +145,15 @@ def commit(
                 else:
                     db.execute("DELETE FROM meta WHERE key = ?", (key,))
             seen = changes.new + changes.modified + changes.recorded_only + changes.edited_quietly
-            for post in seen:
-                db.execute(
-                    """INSERT INTO posts (identity, source, content_hash, published_at,
+            db.executemany(
+                """INSERT INTO posts (identity, source, content_hash, published_at,
                            modified_at, first_seen)
                        VALUES (?, ?, ?, ?, ?, ?)
                        ON CONFLICT(identity) DO UPDATE SET source = excluded.source,
                            content_hash = excluded.content_hash,
                            published_at = excluded.published_at,
                            modified_at = excluded.modified_at, removed_at = NULL""",
+                (
                     (
                         post.identity,
                         post.source,
@@ -147,10 +161,14 @@ def commit(
                         rfc3339(post.published),
                         rfc3339(post.modified),
                         stamp,
-                    ),
-                )
-            for identity in changes.removed:
-                db.execute("UPDATE posts SET removed_at = ? WHERE identity = ?", (stamp, identity))
+                    )
+                    for post in seen
+                ),
+            )
+            db.executemany(
+                "UPDATE posts SET removed_at = ? WHERE identity = ?",
+                ((stamp, identity) for identity in changes.removed),
+            )
             build_id = db.execute(
                 "INSERT INTO builds (ran_at, summary) VALUES (?, ?)",
                 (stamp, json.dumps(summary, sort_keys=True)),

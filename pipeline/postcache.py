@@ -1,10 +1,11 @@
-"""Effect: a disposable cache of posts beside the ledger (`cache.sqlite`).
+"""Effect: a disposable cache beside the ledger (`cache.sqlite`), and its key.
 
-Two tables: post headers by file (valid while the file's size and modification time
-are the same), and rendered posts by content hash (a feed of 20 entries renders only
-the new one). Both are keyed by a digest of the configuration and the code version,
-so changing either invalidates them. Losing or damaging the cache only costs time:
-every problem with it is a warning, never a failed build.
+Here: rendered posts by content hash (a feed of 20 entries renders only the new
+one), and the compact JSON form of a Post that the cache and the post index
+(`postindex`, in the same file) store. Both are keyed by a digest of the
+configuration and the code version, so changing either invalidates them. Losing or
+damaging the cache only costs time: every problem with it is a warning, never a
+failed build.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from importlib import metadata
@@ -29,12 +30,8 @@ from pipeline.model import Disclosure, Post
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2  # bump when Post or rendering changes shape
+CACHE_FORMAT = 3  # bump when Post or rendering changes shape
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS headers (
-    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    key TEXT NOT NULL, post TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS rendered (
     content_hash TEXT NOT NULL, key TEXT NOT NULL, post TEXT NOT NULL,
     PRIMARY KEY (content_hash, key)
@@ -103,35 +100,11 @@ def from_json(text: str) -> Post:
     return Post(*values)
 
 
-@dataclass(frozen=True)
-class CachedHeader:
-    size: int
-    mtime_ns: int
-    post: Post
-
-
 @contextmanager
 def _connect(path: Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(path, timeout=10)) as db:
         db.executescript(SCHEMA)
         yield db
-
-
-def load_headers(config: Config) -> dict[str, CachedHeader]:
-    """Every cached header made with this configuration, by source."""
-    path = cache_path(config)
-    if not path.exists():
-        return {}
-    try:
-        with _connect(path) as db:
-            rows = db.execute(
-                "SELECT source, size, mtime_ns, post FROM headers WHERE key = ?",
-                (cache_key(config),),
-            ).fetchall()
-        return {row[0]: CachedHeader(row[1], row[2], from_json(row[3])) for row in rows}
-    except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
-        logger.warning("%s: cache unreadable (%s); reading every post", path, exc)
-        return {}
 
 
 def load_rendered(config: Config, hashes: Iterable[str]) -> dict[str, Post]:
@@ -156,36 +129,26 @@ def load_rendered(config: Config, hashes: Iterable[str]) -> dict[str, Post]:
     return found
 
 
-def save(
-    config: Config,
-    headers: dict[str, CachedHeader],
-    gone: Iterable[str],
-    rendered: Iterable[Post],
-    keep: set[str],
-) -> None:
-    """Store new headers, forget removed files, keep only the rendered posts in `keep`
-    (those the outputs use now), so the cache stays the size of the feeds."""
+MAX_RENDERED = 5000  # rows kept: the newest entries of many feeds, and recent edits
+
+
+def save(config: Config, rendered: Iterable[Post]) -> None:
+    """Store rendered posts; forget the oldest beyond MAX_RENDERED (a forgotten one
+    only costs rendering it again)."""
     path = cache_path(config)
     key = cache_key(config)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _connect(path) as db, db:
-            db.execute("DELETE FROM headers WHERE key != ?", (key,))
-            db.executemany("DELETE FROM headers WHERE source = ?", ((s,) for s in gone))
-            db.executemany(
-                "INSERT OR REPLACE INTO headers VALUES (?, ?, ?, ?, ?)",
-                ((s, h.size, h.mtime_ns, key, to_json(h.post)) for s, h in headers.items()),
-            )
+            db.execute("DELETE FROM rendered WHERE key != ?", (key,))
             db.executemany(
                 "INSERT OR REPLACE INTO rendered VALUES (?, ?, ?)",
                 ((p.content_hash, key, to_json(p)) for p in rendered),
             )
-            stale = [
-                (row[0],)
-                for row in db.execute("SELECT content_hash FROM rendered")
-                if row[0] not in keep
-            ]
-            db.executemany("DELETE FROM rendered WHERE content_hash = ?", stale)
-            db.execute("DELETE FROM rendered WHERE key != ?", (key,))
+            db.execute(
+                "DELETE FROM rendered WHERE rowid <= "
+                "(SELECT rowid FROM rendered ORDER BY rowid DESC LIMIT 1 OFFSET ?)",
+                (MAX_RENDERED,),
+            )
     except (sqlite3.Error, OSError) as exc:
-        logger.warning("%s: cannot update the cache (%s); the next build reads more", path, exc)
+        logger.warning("%s: cannot update the cache (%s); the next build renders more", path, exc)

@@ -56,9 +56,9 @@ def main() -> None:
     if mode == "hold":
         original = pipeline.build._build
 
-        def slow(*a: object, **k: object) -> None:
+        def slow(*a: object, **k: object) -> object:
             time.sleep(float(value))
-            original(*a, **k)
+            return original(*a, **k)
 
         pipeline.build._build = slow
     assert errno.ENOSPC  # the codes tests pass in come from errno

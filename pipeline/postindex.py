@@ -1,0 +1,433 @@
+"""Effect: the post index, every post file's header by file, in `cache.sqlite`.
+
+A cron run after one publish must cost what changed, not the archive's size. So
+the headers of all posts live here, with the columns deciding needs (identity,
+dates, state, content hash, categories and tags), and a build asks by queries:
+which files changed (size or modification time), which posts differ from the
+ledger (the candidates: only they are loaded and decided), and each written feed's
+newest entries among the rest (the steady posts: published, unchanged, recorded).
+
+The index is a cache: it is checked against every file's size and modification time
+and rebuilt when it is lost, damaged or made with another configuration or code.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from pipeline.config import Config
+from pipeline.dates import rfc3339
+from pipeline.model import Post
+from pipeline.postcache import cache_key, cache_path, from_json
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+DROP TABLE IF EXISTS headers;
+CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    identity TEXT NOT NULL, content_hash TEXT NOT NULL,
+    published_us INTEGER NOT NULL, modified TEXT NOT NULL, draft INTEGER NOT NULL,
+    warned INTEGER NOT NULL, post TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_identity ON files (identity);
+CREATE INDEX IF NOT EXISTS files_newest ON files (published_us DESC, identity);
+CREATE INDEX IF NOT EXISTS files_stats ON files (source, size, mtime_ns);
+CREATE INDEX IF NOT EXISTS files_warned ON files (source) WHERE warned > 0;
+CREATE TABLE IF NOT EXISTS terms (
+    kind TEXT NOT NULL, name TEXT NOT NULL, published_us INTEGER NOT NULL,
+    identity TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS terms_newest ON terms (kind, name, published_us DESC, identity);
+CREATE INDEX IF NOT EXISTS terms_by_source ON terms (source);
+CREATE TABLE IF NOT EXISTS names (
+    kind TEXT NOT NULL, name TEXT NOT NULL, posts INTEGER NOT NULL, PRIMARY KEY (kind, name)
+);
+CREATE TABLE IF NOT EXISTS pending (source TEXT PRIMARY KEY);
+"""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def microseconds(moment: datetime) -> int:
+    """An instant as an integer that sorts as the datetimes do (offsets included)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True)
+class Row:
+    """A header as the index stores it; `post` is its JSON (made where it was read)."""
+
+    size: int
+    mtime_ns: int
+    post: Post
+    text: str
+
+
+def row_for(size: int, mtime_ns: int, post: Post) -> Row:
+    from pipeline.postcache import to_json
+
+    return Row(size, mtime_ns, post, to_json(post))
+
+
+class IndexFailure(Exception):
+    """The index failed in the middle of a build; the build starts again without it."""
+
+    def __init__(self, path: Path, error: sqlite3.Error) -> None:
+        super().__init__(str(error))
+        self.path = path
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """sqlite3 errors become IndexFailure, naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: PostIndex | Steady, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise IndexFailure(self.path, exc) from None
+
+    return cast(F, wrapper)
+
+
+class PostIndex:
+    """An open index. `complete` is False when it cannot tell what a re-read post
+    was before (it was just made, or a build changed it and was stopped before
+    recording): the build then rewrites every feed."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, complete: bool, writable: bool) -> None:
+        self._db = db
+        self.path = path
+        self.complete = complete
+        self.writable = writable
+
+    @_guarded
+    def stats(self) -> dict[str, tuple[int, int]]:
+        """Every indexed file's (size, modification time)."""
+        return {row[0]: (row[1], row[2]) for row in self._db.execute(_STATS)}
+
+    @_guarded
+    def headers(self, sources: Iterable[str]) -> dict[str, Post]:
+        """The stored headers of these files (those indexed)."""
+        found: dict[str, Post] = {}
+        for chunk in _chunks(list(sources)):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT source, post FROM files WHERE source IN ({marks})"  # noqa: S608 (only "?" marks)
+            found.update(
+                (source, from_json(text)) for source, text in self._db.execute(query, chunk)
+            )
+        return found
+
+    @_guarded
+    def update(self, rows: Mapping[str, Row], dropped: Collection[str]) -> None:
+        """Store re-read headers and forget files that are gone or unreadable, in
+        one transaction, marked as not yet recorded by the ledger."""
+        if not self.writable or not (rows or dropped):
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
+            gone = [(source,) for source in (*dropped, *rows)]
+            affected = {
+                (kind, name)
+                for source in gone
+                for kind, name in db.execute(
+                    "SELECT kind, name FROM terms WHERE source = ?", source
+                )
+            }
+            affected.update(
+                (kind, name)
+                for row in rows.values()
+                for kind, names in (("category", row.post.categories), ("tag", row.post.tags))
+                for name in names
+            )
+            db.executemany("DELETE FROM files WHERE source = ?", gone)
+            db.executemany("DELETE FROM terms WHERE source = ?", gone)
+            db.executemany(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        source,
+                        row.size,
+                        row.mtime_ns,
+                        row.post.identity,
+                        row.post.content_hash,
+                        microseconds(row.post.published),
+                        rfc3339(row.post.modified),
+                        int(row.post.draft),
+                        len(row.post.warnings),
+                        row.text,
+                    )
+                    for source, row in rows.items()
+                ),
+            )
+            db.executemany(
+                "INSERT INTO terms VALUES (?, ?, ?, ?, ?)",
+                (
+                    (kind, name, microseconds(row.post.published), row.post.identity, source)
+                    for source, row in rows.items()
+                    for kind, names in (("category", row.post.categories), ("tag", row.post.tags))
+                    for name in names
+                ),
+            )
+            for kind, name in affected:  # how many posts carry each name, kept current
+                db.execute(
+                    "INSERT OR REPLACE INTO names SELECT ?, ?, COUNT(*) FROM terms "
+                    "WHERE kind = ? AND name = ?",
+                    (kind, name, kind, name),
+                )
+            db.execute("DELETE FROM names WHERE posts = 0")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def recorded(
+        self, ledger_path: Path, token: str, now: datetime, candidates: Collection[str] | None
+    ) -> None:
+        """The ledger (now at `token`) agrees with the index: remember which files are
+        still candidates, so the next build checks only those and what it re-reads.
+        Only this build's `candidates` (None: every file) can still be. Failing here
+        only makes the next build ask the ledger about every file."""
+        if not self.writable:
+            return
+        db = self._db
+        try:
+            pending, _vanished = self._ask_ledger(ledger_path, now, candidates)
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM pending")
+            db.executemany("INSERT INTO pending VALUES (?)", ((s,) for s in sorted(pending)))
+            for key, value in (
+                ("recorded", "1"),
+                ("ledger_token", token),
+                ("synced_now", str(microseconds(now))),
+            ):
+                db.execute("INSERT OR REPLACE INTO index_meta VALUES (?, ?)", (key, value))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            logger.warning("%s: cannot update the cache (%s)", self.path, exc)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @_guarded
+    def candidates(
+        self,
+        ledger_path: Path,
+        now: datetime,
+        token: str,
+        changed: Collection[str],
+        former: Collection[str],
+    ) -> tuple[set[str], set[str]]:
+        """(files whose post the ledger does not already hold as published and
+        unchanged, ledger identities no indexed file has any more).
+
+        When the ledger is the one this index last agreed with (`token`), and time
+        has not gone back, only the files pending then and the `changed` ones can
+        differ, and only the `former` identities of re-read or gone files can have
+        vanished; else every file is compared with the ledger."""
+        meta = dict(self._db.execute("SELECT key, value FROM index_meta"))
+        known = (
+            self.complete
+            and token != ""
+            and meta.get("ledger_token") == token
+            and microseconds(now) >= int(meta.get("synced_now", "0") or "0")
+        )
+        if not known:
+            return self._ask_ledger(ledger_path, now, None)
+        check = {row[0] for row in self._db.execute("SELECT source FROM pending")} | set(changed)
+        sources, _ = self._ask_ledger(ledger_path, now, check)
+        present: set[str] = set()
+        for chunk in _chunks(sorted(former)):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT DISTINCT identity FROM files WHERE identity IN ({marks})"  # noqa: S608 (only "?" marks)
+            present.update(row[0] for row in self._db.execute(query, chunk))
+        return sources, set(former) - present
+
+    def _ask_ledger(
+        self, ledger_path: Path, now: datetime, only: Collection[str] | None
+    ) -> tuple[set[str], set[str]]:
+        """The candidate query, over every file or `only` these (and the files that
+        share an identity with them); and, over every file, the vanished query."""
+        db = self._db
+        db.execute("ATTACH DATABASE ? AS ledger", (f"file:{ledger_path}?mode=ro",))
+        try:
+            if only is None:
+                sources = {row[0] for row in db.execute(_CANDIDATES, (microseconds(now),))}
+                vanished = {row[0] for row in db.execute(_VANISHED)}
+                return sources, vanished
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS checked (source TEXT PRIMARY KEY)")
+            db.execute("BEGIN")
+            db.execute("DELETE FROM temp.checked")
+            db.executemany("INSERT OR IGNORE INTO temp.checked VALUES (?)", ((s,) for s in only))
+            db.execute("COMMIT")
+            sources = {row[0] for row in db.execute(_CANDIDATES_OF_CHECKED, (microseconds(now),))}
+            return sources, set()
+        finally:
+            db.execute("DETACH DATABASE ledger")
+
+    @_guarded
+    def steady(self, candidates: Iterable[str]) -> Steady:
+        """The indexed posts other than `candidates`: published, unchanged, recorded."""
+        db = self._db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS candidates (source TEXT PRIMARY KEY)")
+        db.execute("BEGIN")
+        db.execute("DELETE FROM temp.candidates")
+        db.executemany("INSERT INTO temp.candidates VALUES (?)", ((s,) for s in candidates))
+        db.execute("COMMIT")
+        return Steady(db, self.path)
+
+
+class Steady:
+    """Queries over the steady posts (see `PostIndex.steady`)."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @_guarded
+    def count(self) -> int:
+        return int(self._db.execute(_STEADY_COUNT).fetchone()[0])
+
+    @_guarded
+    def names(self) -> dict[str, set[str]]:
+        """Every category and tag name a steady post carries, by kind."""
+        counts = {(kind, name): posts for kind, name, posts in self._db.execute(_NAMES)}
+        for kind, name, posts in self._db.execute(_CANDIDATE_NAMES):
+            counts[kind, name] -= posts
+        found: dict[str, set[str]] = {"category": set(), "tag": set()}
+        for (kind, name), posts in counts.items():
+            if posts > 0:
+                found.setdefault(kind, set()).add(name)
+        return found
+
+    @_guarded
+    def newest(self, kind: str, names: Iterable[str], limit: int) -> list[str]:
+        """The files of the `limit` newest steady posts of a feed (kind "" is the
+        main feed; else those carrying any of `names`), newest first."""
+        if not kind:
+            return [row[0] for row in self._db.execute(_STEADY_NEWEST, (limit,))]
+        wanted = sorted(set(names))
+        marks = ",".join("?" * len(wanted))
+        query = _STEADY_NEWEST_OF.format(marks=marks)
+        return [row[0] for row in self._db.execute(query, (kind, *wanted, limit))]
+
+    @_guarded
+    def warned(self) -> list[str]:
+        """The files of steady posts whose header carries warnings."""
+        return [row[0] for row in self._db.execute(_STEADY_WARNED)]
+
+
+_STATS = "SELECT source, size, mtime_ns FROM files"
+# A steady post: the ledger holds it, not removed, with this very file, hash and
+# last change, and it is published (no draft, not scheduled) under its own identity.
+_CANDIDATES = """
+SELECT f.source FROM files AS f LEFT JOIN ledger.posts AS p ON p.identity = f.identity
+WHERE p.identity IS NULL OR p.removed_at IS NOT NULL OR f.draft OR f.published_us > ?
+   OR p.modified_at IS NOT f.modified OR p.content_hash IS NOT f.content_hash
+   OR p.source IS NOT f.source
+UNION
+SELECT source FROM files WHERE identity IN (
+    SELECT identity FROM files GROUP BY identity HAVING COUNT(*) > 1)
+"""
+_CANDIDATES_OF_CHECKED = """
+SELECT f.source FROM files AS f LEFT JOIN ledger.posts AS p ON p.identity = f.identity
+WHERE f.source IN (SELECT source FROM temp.checked) AND (
+   p.identity IS NULL OR p.removed_at IS NOT NULL OR f.draft OR f.published_us > ?
+   OR p.modified_at IS NOT f.modified OR p.content_hash IS NOT f.content_hash
+   OR p.source IS NOT f.source)
+UNION
+SELECT f.source FROM files AS f
+WHERE f.identity IN (SELECT identity FROM files WHERE source IN (SELECT source FROM temp.checked))
+  AND (SELECT COUNT(*) FROM files AS g WHERE g.identity = f.identity) > 1
+"""
+_VANISHED = """
+SELECT identity FROM ledger.posts WHERE removed_at IS NULL
+   AND identity NOT IN (SELECT identity FROM main.files)
+"""
+_NOT_CANDIDATE = "source NOT IN (SELECT source FROM temp.candidates)"
+_STEADY_COUNT = f"SELECT COUNT(*) FROM files WHERE {_NOT_CANDIDATE}"  # noqa: S608 (constants)
+_NAMES = "SELECT kind, name, posts FROM names"
+_CANDIDATE_NAMES = (
+    "SELECT kind, name, COUNT(*) FROM terms "
+    "WHERE source IN (SELECT source FROM temp.candidates) GROUP BY kind, name"
+)
+_STEADY_WARNED = f"SELECT source FROM files WHERE warned > 0 AND {_NOT_CANDIDATE} ORDER BY source"  # noqa: S608
+_STEADY_NEWEST = (
+    f"SELECT source FROM files WHERE {_NOT_CANDIDATE} "  # noqa: S608
+    "ORDER BY published_us DESC, identity LIMIT ?"
+)
+_STEADY_NEWEST_OF = (
+    "SELECT DISTINCT source, published_us, identity FROM terms "  # noqa: S608 (constants)
+    f"WHERE kind = ? AND name IN ({{marks}}) AND {_NOT_CANDIDATE} "
+    "ORDER BY published_us DESC, identity LIMIT ?"
+)
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def open_index(config: Config, writable: bool) -> PostIndex | None:
+    """The index for this configuration (emptied when made with another), or None
+    when it cannot be used (a warning; the build then reads every post). A dry run
+    opens it read-only, and an empty one in memory when there is none."""
+    path = cache_path(config)
+    try:
+        if writable:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        elif path.exists():
+            db = sqlite3.connect(f"file:{path}?mode=ro", timeout=10, isolation_level=None, uri=True)
+        else:
+            return _in_memory(path)
+        try:
+            return _prepare(db, path, cache_key(config), writable)
+        except BaseException:
+            db.close()
+            raise
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning("%s: cache unreadable (%s); reading every post", path, exc)
+        return None
+
+
+def _in_memory(path: Path) -> PostIndex:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(SCHEMA)
+    return PostIndex(db, path, complete=False, writable=False)
+
+
+def _prepare(db: sqlite3.Connection, path: Path, key: str, writable: bool) -> PostIndex:
+    if writable:
+        db.executescript(SCHEMA)
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    meta = dict(db.execute("SELECT key, value FROM index_meta")) if "index_meta" in tables else {}
+    if meta.get("key") == key and "files" in tables:
+        return PostIndex(db, path, complete=meta.get("recorded") == "1", writable=writable)
+    if not writable:
+        db.close()
+        return _in_memory(path)
+    db.execute("BEGIN IMMEDIATE")
+    for table in ("files", "terms", "names", "pending"):
+        db.execute(f"DELETE FROM {table}")  # noqa: S608 (constant names)
+    db.execute("INSERT OR REPLACE INTO index_meta VALUES ('key', ?)", (key,))
+    db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
+    db.execute("COMMIT")
+    return PostIndex(db, path, complete=False, writable=True)
