@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import feedparser
@@ -11,7 +14,7 @@ import pytest
 import pipeline.build
 import pipeline.postcache
 from pipeline.postcache import cache_key
-from tests.conftest import SITE_TOML, Site, make_config
+from tests.conftest import SITE_TOML, Site, make_config, post_text
 
 
 def touch_back(path: Path, stat: os.stat_result) -> None:
@@ -217,3 +220,114 @@ def test_a_missing_category_feed_is_written_again(site: Site) -> None:
     site.post("n.md", "N.", date="2026-05-04T00:00:00+00:00", slug="n", categories=["Sleep"])
     site.build()
     assert _titles(site, "category/food/atom.xml") == ["Foody"]
+
+
+def test_a_fractional_modified_at_is_not_announced_again(site: Site) -> None:
+    site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a", modified_at=None)
+    site.build()
+    site.post(
+        "a.md",
+        "A, edited.",
+        date="2026-05-01T00:00:00+00:00",
+        slug="a",
+        modified_at="2026-05-20T10:00:00.75+00:00",
+    )
+    assert len(json.loads(site.build("--json").stdout)["modified"]) == 1
+    site.write("b.md", post_text("B.", date="2026-05-02T00:00:00+00:00", slug="b"))
+    assert json.loads(site.build("--json").stdout)["modified"] == []
+
+
+# A cron run decides from the post index (only the posts that differ from the ledger
+# are loaded); --full-scan decides from every post. Both must write the same bytes.
+TWIN_TOML = SITE_TOML + "\n[feed]\nlimit = 3\ntag_feeds = true\n"
+
+
+def _seed(site: Site) -> None:
+    topics = [("Sleep", "night"), ("Food", "oats"), ("Tea", "night"), ("Sleep", "oats")]
+    for day in range(1, 9):
+        category, tag = topics[day % 4]
+        site.post(
+            f"p{day}.md",
+            f"Post {day}.",
+            date=f"2026-05-0{day}T00:00:00+00:00",
+            slug=f"p{day}",
+            title=f"Post {day}",
+            categories=[category],
+            tags=[tag],
+        )
+    site.post("draft.md", "D.", date="2026-05-09T00:00:00+00:00", slug="d", draft=True)
+    site.post("soon.md", "S.", date="2026-06-13T00:00:00+00:00", slug="soon", categories=["Tea"])
+
+
+def _edit(site: Site, name: str, **front: object) -> None:
+    day = name[1]
+    values: dict[str, object] = {
+        "date": f"2026-05-0{day}T00:00:00+00:00",
+        "slug": f"p{day}",
+        "title": f"Post {day}",
+        "categories": ["Sleep"],
+    }
+    values.update(front)
+    body = str(values.pop("body", f"Post {day}, edited."))
+    site.post(name, body, **values)
+
+
+TWIN_STEPS: list[tuple[str, Callable[[Site], object], int]] = [
+    (
+        "new post",
+        lambda s: s.post(
+            "n.md",
+            "N.",
+            date="2026-06-01T09:00:00+00:00",
+            slug="n",
+            categories=["Food"],
+            tags=["night"],
+        ),
+        0,
+    ),
+    ("modified", lambda s: _edit(s, "p2.md", modified_at="2026-06-02T00:00:00+00:00"), 0),
+    ("quiet edit moving category", lambda s: _edit(s, "p5.md", categories=["Tea"]), 0),
+    ("deleted", lambda s: (s.content / "p8.md").unlink(), 0),
+    (
+        "draft published",
+        lambda s: s.post(
+            "draft.md", "D.", date="2026-05-09T00:00:00+00:00", slug="d", categories=["Food"]
+        ),
+        0,
+    ),
+    ("unpublished", lambda s: _edit(s, "p7.md", draft=True), 0),
+    (
+        "duplicate identity",
+        lambda s: s.post("zz.md", "Z.", date="2026-05-30T00:00:00+00:00", slug="p3"),
+        1,
+    ),
+    ("duplicate removed", lambda s: (s.content / "zz.md").unlink(), 0),
+    ("unreadable", lambda s: s.write("p4.md", b"\xff\xfe not text"), 1),
+    ("readable again", lambda s: _edit(s, "p4.md", categories=["Food"]), 0),
+    ("renamed", lambda s: (s.content / "p1.md").rename(s.content / "p1-renamed.md"), 0),
+    ("scheduled post comes due", lambda s: None, 0),
+    ("nothing", lambda s: None, 0),
+]
+
+
+def test_a_cron_run_writes_what_a_full_scan_writes(tmp_path: Path) -> None:
+    site = Site(tmp_path / "site", TWIN_TOML)
+    _seed(site)
+    site.build(now="2026-06-01T00:00:00+00:00")
+    for step, (label, change, code) in enumerate(TWIN_STEPS):
+        change(site)
+        now = f"2026-06-{2 + step:02d}T00:00:00+00:00"  # soon.md comes due on the 13th
+        twin_root = tmp_path / f"twin-{step}"
+        shutil.copytree(site.root, twin_root, symlinks=True)
+        twin = Site(twin_root, TWIN_TOML)
+        lean = json.loads(site.build("--json", now=now, code=code).stdout)
+        full = json.loads(twin.build("--json", "--full-scan", now=now, code=code).stdout)
+        if label == "nothing":
+            assert lean == {"unchanged": True, "dry_run": False}
+        else:
+            for summary in (lean, full):
+                summary.pop("files_written")
+                summary.pop("files_unchanged")
+            assert lean == full, label
+        assert site.files() == twin.files(), label
+        shutil.rmtree(twin_root)
