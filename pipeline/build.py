@@ -171,7 +171,7 @@ def gather(
     head = ledger.read_snapshot(config.state_path, only=())
     lean = index is not None and index.writable and not options.full_scan and not head.first_build
     if index is not None:
-        index.update(rows, dropped)
+        index.update(rows, dropped, replaced=[s for s in rows if s in indexed])
     fresh = {source: row.post for source, row in rows.items()}
     steady = None
     chosen: set[str] = set()
@@ -450,17 +450,29 @@ class WrittenEmail:
 
 
 def _read_limited(path: Path, source: str, limit: int) -> bytes:
-    """The file's bytes, or a PostError when it is larger than the limit."""
-    with path.open("rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        size = path.stat().st_size
+    """The file's bytes, or a PostError when it is larger than the limit. One read
+    sized by fstat: a read(limit) allocates the whole limit, per file."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        chunks = []
+        total = 0
+        want = min(size, limit) + 1
+        while total <= limit:
+            chunk = os.read(fd, max(want - total, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > limit:
         raise PostError(
             source,
-            f"is {size / 1_000_000:.1f} MB, over the {limit / 1_000_000:.1f} MB limit",
+            f"is {max(size, total) / 1_000_000:.1f} MB, over the {limit / 1_000_000:.1f} MB limit",
             "split it, or raise [build] max_post_bytes in newsletter.toml",
         )
-    return data
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def unrecorded_emails(out_dir: Path, known: frozenset[str]) -> Iterator[WrittenEmail]:

@@ -122,16 +122,20 @@ def _post_url(
 
 def make_entry_id(pattern: str, site_url: str, raw_id: str, identity: str, url: str) -> str:
     """The feed id of a post; stable because it depends on the identity only."""
-    stable_uuid = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site_url + '#' + identity)}"
     if pattern == "wordpress":
         if raw_id.isdigit():
             return f"{site_url}?p={raw_id}"  # WordPress's own guid: old subscribers see no repeats
         if urlsplit(identity).scheme in ("http", "https"):
             return identity
-        return stable_uuid
+        return _stable_uuid(site_url, identity)
+    stable_uuid = _stable_uuid(site_url, identity) if "{uuid}" in pattern else ""
     return pattern.format(
         site_url=site_url, id=raw_id, identity=identity, url=url, uuid=stable_uuid
     )
+
+
+def _stable_uuid(site_url: str, identity: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site_url + '#' + identity)}"
 
 
 def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Post:
