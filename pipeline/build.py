@@ -157,13 +157,18 @@ def gather(
     are not published yet, or share an identity); a first build, a dry run or a
     full scan decides every post."""
     files = find_posts(config.content_dir, entries)
-    indexed = index.stats() if index is not None else {}
-    known = {} if options.full_scan else indexed
-    stale = [e for e in files if known.get(e.relative) != (e.size, e.mtime_ns)]
+    stats = index.stats() if index is not None else set()
+    known = set() if options.full_scan else stats
+    stale = [e for e in files if e.stat not in known]
     rows, errors = _read_stale(stale, config, progress)
     unreadable = {error.source for error in errors}
     present = {e.relative for e in files}
-    dropped = (indexed.keys() - present) | (unreadable & indexed.keys())
+    # Files with an index row: those it matches, and the sources of rows it holds for
+    # files now different or gone (few, usually).
+    leftover = stats - {e.stat for e in files}
+    indexed = {line.split("\0", 1)[0] for line in leftover}
+    indexed.update(e.relative for e in files if e.stat in stats)
+    dropped = (indexed - present) | (unreadable & indexed)
     complete = index is not None and index.complete and not options.full_scan
     previous = {}
     if index is not None and complete:
@@ -191,7 +196,7 @@ def gather(
         steady = index.steady(chosen)
         warned = index.headers(steady.warned())
     else:
-        valid = [e.relative for e in files if e.relative not in rows and e.relative in known]
+        valid = [e.relative for e in files if e.relative not in rows and e.stat in stats]
         headers = {**(index.headers(valid) if index is not None else {}), **fresh}
         snapshot = ledger.read_snapshot(config.state_path)
         warned = {}
@@ -259,7 +264,7 @@ def _read_row(entry: Entry, config: Config) -> postindex.Row | PostError:
         return error
     except OSError as exc:
         return PostError(source, f"cannot be read: {exc.strerror}")
-    return postindex.row_for(entry.size, entry.mtime_ns, post)
+    return postindex.row_for(entry.stat, post)
 
 
 _WORKER_CONFIG: Config | None = None

@@ -31,6 +31,7 @@ class Entry(NamedTuple):
     size: int
     mtime_ns: int
     symlink: bool
+    stat: str  # "relative\0size\0mtime_ns": what the fingerprint and the post index compare
 
 
 def scan(root: Path) -> list[Entry]:
@@ -56,12 +57,9 @@ def scan(root: Path) -> list[Entry]:
                 except OSError:
                     continue
                 path = entry.path
-                append(
-                    make(
-                        Entry,
-                        (path, path[skip:], stat.st_size, stat.st_mtime_ns, entry.is_symlink()),
-                    )
-                )
+                relative, size, mtime_ns = path[skip:], stat.st_size, stat.st_mtime_ns
+                line = f"{relative}\0{size}\0{mtime_ns}"
+                append(make(Entry, (path, relative, size, mtime_ns, entry.is_symlink(), line)))
     found.sort(key=itemgetter(1))  # by relative path
     return found
 
@@ -69,11 +67,7 @@ def scan(root: Path) -> list[Entry]:
 def _tree(digest: hashlib._Hash, root: Path, entries: Sequence[Entry] | None = None) -> None:
     listed = scan(root) if entries is None else entries
     digest.update(f"{root}\n".encode())
-    digest.update(
-        "\n".join(f"{e.relative}\0{e.size}\0{e.mtime_ns}" for e in listed).encode(
-            "utf-8", "surrogateescape"
-        )
-    )
+    digest.update("\n".join([e.stat for e in listed]).encode("utf-8", "surrogateescape"))
 
 
 def inputs_fingerprint(config: Config, content: Sequence[Entry] | None = None) -> str:

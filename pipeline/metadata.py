@@ -91,9 +91,12 @@ def _clean_values(value: Any, budget: list[int]) -> Any:
 # The front matter CMS exports write: keys with one double-quoted string, or with a
 # list of them. Read without YAML's (slow, pure Python) object construction; anything
 # else -- escapes, plain scalars, anchors, comments -- goes to the YAML loader.
-_QUICK_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*):[ \t]+"([^"\\]*)"[ \t]*')
-_QUICK_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):[ \t]*")
-_QUICK_ITEM = re.compile(r'[ \t]*-[ \t]+"([^"\\]*)"[ \t]*')
+_QUICK_LINE = re.compile(  # one line: `key: "text"`, `key:`, `  - "text"`, or blank
+    r'^(?:([A-Za-z_][A-Za-z0-9_-]*):(?:[ \t]+(")([^"\\\n]*)")?[ \t]*'
+    r'|[ \t]*(-)[ \t]+"([^"\\\n]*)"[ \t]*'
+    r"|[ \t]*)$",
+    re.MULTILINE,
+)
 _YAML_WORDS = frozenset(
     "y yes n no true false on off null".split()
 )  # keys YAML 1.1 reads as booleans or null: leave them to YAML
@@ -101,28 +104,28 @@ _YAML_WORDS = frozenset(
 
 def _quick_yaml(text: str) -> dict[str, Any] | None:
     """The mapping, when `text` is in the exports' simple form; else None."""
+    lines = _QUICK_LINE.findall(text)  # one regex pass in C, then a short loop
+    if len(lines) != text.count("\n") + 1:
+        return None  # a line of another form: YAML reads it
     result: dict[str, Any] = {}
     items: list[str] | None = None
-    for line in text.split("\n"):
-        if not line.strip():
-            continue
-        item = _QUICK_ITEM.fullmatch(line)
-        if item is not None:
+    for key, quote, value, dash, item in lines:
+        if dash:
             if items is None:
                 return None
-            items.append(item.group(1))
+            items.append(item)
             continue
+        if not key:
+            continue  # a blank line
         if items == []:
             return None  # "key:" with no items is null in YAML
-        pair = _QUICK_PAIR.fullmatch(line)
-        key = pair or _QUICK_KEY.fullmatch(line)
-        if key is None or key.group(1) in result or key.group(1).lower() in _YAML_WORDS:
+        if key in result or key.lower() in _YAML_WORDS:
             return None
-        if pair is not None:
-            result[pair.group(1)] = pair.group(2)
+        if quote:
+            result[key] = value
             items = None
         else:
-            items = result[key.group(1)] = []
+            items = result[key] = []
     return None if items == [] or not result else result
 
 

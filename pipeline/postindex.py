@@ -33,14 +33,14 @@ SCHEMA = """
 DROP TABLE IF EXISTS headers;
 CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    source TEXT PRIMARY KEY, stat TEXT NOT NULL,
     identity TEXT NOT NULL, content_hash TEXT NOT NULL,
     published_us INTEGER NOT NULL, modified TEXT NOT NULL, draft INTEGER NOT NULL,
     warned INTEGER NOT NULL, post TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_by_identity ON files (identity);
 CREATE INDEX IF NOT EXISTS files_newest ON files (published_us DESC, identity);
-CREATE INDEX IF NOT EXISTS files_stats ON files (source, size, mtime_ns);
+CREATE INDEX IF NOT EXISTS files_stats ON files (stat);
 CREATE INDEX IF NOT EXISTS files_warned ON files (source) WHERE warned > 0;
 CREATE TABLE IF NOT EXISTS terms (
     kind TEXT NOT NULL, name TEXT NOT NULL, published_us INTEGER NOT NULL,
@@ -73,18 +73,17 @@ def microseconds(moment: datetime) -> int:
 
 @dataclass(frozen=True)
 class Row:
-    """A header as the index stores it; `post` is its JSON (made where it was read)."""
+    """A header as the index stores it; `text` is its JSON (made where it was read)."""
 
-    size: int
-    mtime_ns: int
+    stat: str  # the file's Entry.stat when it was read
     post: Post
     text: str
 
 
-def row_for(size: int, mtime_ns: int, post: Post) -> Row:
+def row_for(stat: str, post: Post) -> Row:
     from pipeline.postcache import to_json
 
-    return Row(size, mtime_ns, post, to_json(post))
+    return Row(stat, post, to_json(post))
 
 
 class IndexFailure(Exception):
@@ -123,9 +122,9 @@ class PostIndex:
         self.writable = writable
 
     @_guarded
-    def stats(self) -> dict[str, tuple[int, int]]:
-        """Every indexed file's (size, modification time)."""
-        return {row[0]: (row[1], row[2]) for row in self._db.execute(_STATS)}
+    def stats(self) -> set[str]:
+        """Every indexed file's `Entry.stat` ("relative\0size\0mtime_ns")."""
+        return {row[0] for row in self._db.execute(_STATS)}
 
     @_guarded
     def headers(self, sources: Iterable[str]) -> dict[str, Post]:
@@ -176,12 +175,11 @@ class PostIndex:
             db.executemany("DELETE FROM files WHERE source = ?", gone)
             db.executemany("DELETE FROM terms WHERE source = ?", gone)
             db.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     (
                         source,
-                        row.size,
-                        row.mtime_ns,
+                        row.stat,
                         row.post.identity,
                         row.post.content_hash,
                         microseconds(row.post.published),
@@ -356,7 +354,7 @@ class Steady:
         return [row[0] for row in self._db.execute(_STEADY_WARNED)]
 
 
-_STATS = "SELECT source, size, mtime_ns FROM files"
+_STATS = "SELECT stat FROM files"
 # A steady post: the ledger holds it, not removed, with this very file, hash and
 # last change, and it is published (no draft, not scheduled) under its own identity.
 _CANDIDATES = """
@@ -450,8 +448,11 @@ def _prepare(db: sqlite3.Connection, path: Path, key: str, writable: bool) -> Po
         db.close()
         return _in_memory(path)
     db.execute("BEGIN IMMEDIATE")
-    for table in ("files", "terms", "names", "pending"):
-        db.execute(f"DELETE FROM {table}")  # noqa: S608 (constant names)
+    for table in ("files", "terms", "names", "pending"):  # their shape may have changed
+        db.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 (constant names)
+    for statement in SCHEMA.split(";"):
+        if "CREATE" in statement:
+            db.execute(statement)
     db.execute("INSERT OR REPLACE INTO index_meta VALUES ('key', ?)", (key,))
     db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
     db.execute("COMMIT")

@@ -238,7 +238,9 @@ def test_a_fractional_modified_at_is_not_announced_again(site: Site) -> None:
 
 
 # A cron run decides from the post index (only the posts that differ from the ledger
-# are loaded); --full-scan decides from every post. Both must write the same bytes.
+# are loaded); --full-scan decides from every post, and a dry run from every post
+# through the index opened read-only. All three must decide alike, and the first
+# two write the same bytes.
 TWIN_TOML = SITE_TOML + "\n[feed]\nlimit = 3\ntag_feeds = true\n"
 
 
@@ -320,14 +322,17 @@ def test_a_cron_run_writes_what_a_full_scan_writes(tmp_path: Path) -> None:
         twin_root = tmp_path / f"twin-{step}"
         shutil.copytree(site.root, twin_root, symlinks=True)
         twin = Site(twin_root, TWIN_TOML)
+        dry = json.loads(site.build("--json", "--dry-run", now=now, code=code).stdout)
         lean = json.loads(site.build("--json", now=now, code=code).stdout)
         full = json.loads(twin.build("--json", "--full-scan", now=now, code=code).stdout)
         if label == "nothing":
             assert lean == {"unchanged": True, "dry_run": False}
         else:
-            for summary in (lean, full):
+            for summary in (dry, lean, full):
                 summary.pop("files_written")
                 summary.pop("files_unchanged")
+                summary.pop("dry_run")
             assert lean == full, label
+            assert dry == lean, label
         assert site.files() == twin.files(), label
         shutil.rmtree(twin_root)
