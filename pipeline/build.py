@@ -29,6 +29,7 @@ from pipeline.feedsets import FeedSet, feed_sets
 from pipeline.lock import exclusive
 from pipeline.model import Changes, Email, LedgerSnapshot, OutputFile, Post
 from pipeline.output import remove_stale_temporaries, write_files
+from pipeline.postcache import from_json
 
 logger = logging.getLogger(__name__)
 
@@ -275,14 +276,14 @@ def _worker_start(config: Config) -> None:
     _WORKER_CONFIG = config
 
 
-def _worker_read(
-    entry: Entry,
-) -> tuple[str, postindex.Row | tuple[str, str, str, int | None]]:
+def _worker_read(entry: Entry) -> tuple[str, str | tuple[str, str, str, int | None]]:
+    """A header as its JSON text (cheaper to send back than a pickled Post with its
+    datetimes and time zones), or an error as plain values."""
     assert _WORKER_CONFIG is not None  # set by _worker_start  # noqa: S101
     outcome = _read_row(entry, _WORKER_CONFIG)
-    if isinstance(outcome, PostError):  # errors travel as plain values
+    if isinstance(outcome, PostError):
         return entry.relative, (outcome.source, outcome.message, outcome.hint, outcome.line)
-    return entry.relative, outcome
+    return entry.relative, outcome.text
 
 
 def _in_parallel(worker: Callable[[Any], Any], items: list[Any], config: Config) -> list[Any]:
@@ -300,8 +301,11 @@ def _in_parallel(worker: Callable[[Any], Any], items: list[Any], config: Config)
 
 def _read_all(entries: list[Entry], config: Config) -> dict[str, postindex.Row | PostError]:
     """Many headers read on every core (a cold build)."""
+    stats = {entry.relative: entry.stat for entry in entries}
     return {
-        source: outcome if isinstance(outcome, postindex.Row) else PostError(*outcome)
+        source: postindex.Row(stats[source], from_json(outcome), outcome)
+        if isinstance(outcome, str)
+        else PostError(*outcome)
         for source, outcome in _in_parallel(_worker_read, entries, config)
     }
 

@@ -97,12 +97,20 @@ def _slug(meta: Mapping[str, Any], source: str) -> str:
     return match[2] if match else stem
 
 
+# An absolute http(s) URL of plain characters only: joining, encoding and checking
+# would give it back unchanged (a test holds the two paths equal), so it skips them.
+PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]*)?")
+
+
 def _post_url(
     meta: Mapping[str, Any], source: str, slug: str, published: datetime, config: Config
 ) -> str:
     site_url = config.site.url
     if meta.get("url") not in (None, ""):
-        url = urljoin(site_url, as_text(source, "url", meta["url"]).strip())
+        given = as_text(source, "url", meta["url"]).strip()
+        if PLAIN_URL.fullmatch(given):
+            return given
+        url = urljoin(site_url, given)
     else:
         url = config.site.permalink.format(
             site_url=site_url,
@@ -111,6 +119,13 @@ def _post_url(
             month=f"{published.month:02d}",
             day=f"{published.day:02d}",
         )
+        if PLAIN_URL.fullmatch(url):
+            return url
+    return _checked_url(source, url)
+
+
+def _checked_url(source: str, url: str) -> str:
+    """Any other URL: made a URI (encoded, IDNA), and refused unless absolute http(s)."""
     url = to_uri(url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from urllib.parse import urljoin
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from pipeline.config import default_template_dirs
-from pipeline.content import read_post
+from pipeline.content import PLAIN_URL, _checked_url, read_post
 from pipeline.emails import Templates, render_email
 from pipeline.errors import PostError
 from pipeline.feeds import render_feeds
@@ -191,3 +192,12 @@ def test_the_quick_front_matter_reader_agrees_with_yaml(lines: list[str]) -> Non
     if quick is None:
         return  # YAML reads it: nothing to compare
     assert quick == yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 (the safe loader)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    url=st.from_regex(PLAIN_URL, fullmatch=True),
+    site_url=st.sampled_from(["https://blog.example/", "http://blog.example/x/"]),
+)
+def test_a_plain_url_skips_only_steps_that_would_not_change_it(url: str, site_url: str) -> None:
+    assert _checked_url("a.md", urljoin(site_url, url)) == url
