@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 POST_SUFFIXES = (".md", ".markdown")
 EMAIL_FOLDER = "email"
 
-Progress = Callable[[list[Entry]], Iterable[Entry]]
+Progress = Callable[[Iterable[Entry], int], Iterable[Entry]]  # (files, how many)
 
 
 @dataclass(frozen=True)
@@ -161,23 +161,36 @@ def gather(
     stats = index.stats() if index is not None else set()
     known = set() if options.full_scan else stats
     stale = [e for e in files if e.stat not in known]
-    rows, errors = _read_stale(stale, config, progress)
-    unreadable = {error.source for error in errors}
     present = {e.relative for e in files}
     # Files with an index row: those it matches, and the sources of rows it holds for
     # files now different or gone (few, usually).
     leftover = stats - {e.stat for e in files}
     indexed = {line.split("\0", 1)[0] for line in leftover}
     indexed.update(e.relative for e in files if e.stat in stats)
-    dropped = (indexed - present) | (unreadable & indexed)
+    gone = indexed - present
+    replaced = [e.relative for e in stale if e.relative in indexed]
     complete = index is not None and index.complete and not options.full_scan
     previous = {}
     if index is not None and complete:
-        previous = index.headers([*(s for s in rows if s in indexed), *dropped])
+        previous = index.headers([*replaced, *gone])
     head = ledger.read_snapshot(config.state_path, only=())
     lean = index is not None and index.writable and not options.full_scan and not head.first_build
-    if index is not None:
-        index.update(rows, dropped, replaced=[s for s in rows if s in indexed])
+    rows: dict[str, postindex.Row] = {}
+    errors: list[PostError] = []
+
+    def read() -> Iterator[tuple[str, postindex.Row]]:
+        for entry, outcome in _read_stale(stale, config, progress):
+            if isinstance(outcome, PostError):
+                errors.append(outcome)
+            else:
+                rows[entry.relative] = outcome
+                yield entry.relative, outcome
+
+    if index is not None:  # stored as they are read, while the other cores read on
+        index.update(read(), gone, replaced)
+    else:
+        rows.update(read())
+    unreadable = {error.source for error in errors}
     fresh = {source: row.post for source, row in rows.items()}
     steady = None
     chosen: set[str] = set()
@@ -237,19 +250,27 @@ def _unique(headers: dict[str, Post], errors: list[PostError], report: BuildRepo
 
 def _read_stale(
     stale: list[Entry], config: Config, progress: Progress | None
-) -> tuple[dict[str, postindex.Row], list[PostError]]:
-    """The headers of these files (on every core when there are many), as index
-    rows, and the errors of those that cannot be read."""
-    outcomes = _read_all(stale, config) if len(stale) >= PARALLEL_FROM else {}
-    rows: dict[str, postindex.Row] = {}
-    errors: list[PostError] = []
-    for entry in progress(stale) if progress else stale:
-        outcome = outcomes.get(entry.relative) or _read_row(entry, config)
-        if isinstance(outcome, PostError):
-            errors.append(outcome)
+) -> Iterator[tuple[Entry, postindex.Row | PostError]]:
+    """Each of these files' header as an index row, or why it cannot be read, as
+    they are read (on every core when there are many)."""
+    if len(stale) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        for entry in progress(stale, len(stale)) if progress else stale:
+            yield entry, _read_row(entry, config)
+        return
+    by_source = {entry.relative: entry for entry in stale}
+    outcomes: dict[str, str | tuple[str, str, str, int | None]] = {}
+
+    def arriving() -> Iterator[Entry]:
+        for source, outcome in _in_parallel(_worker_read, stale, config):
+            outcomes[source] = outcome
+            yield by_source[source]
+
+    for entry in progress(arriving(), len(stale)) if progress else arriving():
+        outcome = outcomes.pop(entry.relative)
+        if isinstance(outcome, str):
+            yield entry, postindex.Row(entry.stat, from_json(outcome), outcome)
         else:
-            rows[entry.relative] = outcome
-    return rows, errors
+            yield entry, PostError(*outcome)
 
 
 PARALLEL_FROM = 1500  # files to read before a second process pays for itself
@@ -286,28 +307,15 @@ def _worker_read(entry: Entry) -> tuple[str, str | tuple[str, str, str, int | No
     return entry.relative, outcome.text
 
 
-def _in_parallel(worker: Callable[[Any], Any], items: list[Any], config: Config) -> list[Any]:
-    """worker(item) for every item on every core (forked: nothing to re-import); []
-    when there is one core."""
+def _in_parallel(worker: Callable[[Any], Any], items: list[Any], config: Config) -> Iterator[Any]:
+    """worker(item) for every item on every core (forked: nothing to re-import), as
+    the results arrive."""
     import multiprocessing
 
-    processes = min(os.cpu_count() or 1, 4)
-    if processes < 2:
-        return []
+    processes = max(2, min(os.cpu_count() or 1, 4))
     context = multiprocessing.get_context("fork")
     with context.Pool(processes, initializer=_worker_start, initargs=(config,)) as pool:
-        return list(pool.imap_unordered(worker, items, chunksize=max(1, len(items) // 40)))
-
-
-def _read_all(entries: list[Entry], config: Config) -> dict[str, postindex.Row | PostError]:
-    """Many headers read on every core (a cold build)."""
-    stats = {entry.relative: entry.stat for entry in entries}
-    return {
-        source: postindex.Row(stats[source], from_json(outcome), outcome)
-        if isinstance(outcome, str)
-        else PostError(*outcome)
-        for source, outcome in _in_parallel(_worker_read, entries, config)
-    }
+        yield from pool.imap_unordered(worker, items, chunksize=max(1, len(items) // 40))
 
 
 def _worker_render(header: Post) -> Post:
@@ -335,7 +343,7 @@ def render_posts(posts: Iterable[Post], config: Config) -> dict[str, Post]:
             missing.append(header)
         else:
             result[identity] = post
-    if len(missing) >= PARALLEL_RENDER_FROM:
+    if len(missing) >= PARALLEL_RENDER_FROM and (os.cpu_count() or 1) >= 2:
         for post in _in_parallel(_worker_render, missing, config):
             result[post.identity] = post
     for header in missing:

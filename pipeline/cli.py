@@ -4,7 +4,6 @@ calls; this is the one place where errors become messages and exit statuses."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -23,6 +22,16 @@ from pipeline.errors import PipelineError, UsageError
 logger = logging.getLogger("pipeline")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def echo_json(value: object, compact: bool = False) -> None:
+    """Print JSON on stdout (json is imported here: the nothing-changed exit skips it)."""
+    import json
+
+    if compact:
+        click.echo(json.dumps(value))
+    else:
+        click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def setup_logging(quiet: bool, verbose: bool) -> None:
@@ -176,7 +185,7 @@ def build(
             if unchanged(config, moment, content_scan.inputs):  # before the heavy imports
                 logger.info("nothing changed since the last build; out/ is up to date")
                 if as_json:
-                    click.echo(json.dumps({"unchanged": True, "dry_run": dry_run}))
+                    echo_json({"unchanged": True, "dry_run": dry_run}, compact=True)
                 return 0
 
         from pipeline.build import BuildOptions, run_build
@@ -194,7 +203,7 @@ def build(
         for level, message in describe(report, config):
             logger.log(level, message)
         if as_json:
-            click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
+            echo_json(report.summary())
         return report.exit_code
 
     run(action, verbose)
@@ -217,7 +226,7 @@ def check(
         if config is not None:
             run_check(config, report)
         if as_json:
-            click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
+            echo_json(report.summary())
         else:
             for finding in report.findings:
                 click.echo(str(finding))
@@ -243,7 +252,7 @@ def status(site: Path, config_path: Path | None, now: str | None, as_json: bool)
         config = load_config(site, config_path)
         result = gather_status(config, _moment(now, "--now", config) or datetime.now(UTC))
         if as_json:
-            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+            echo_json(result)
         else:
             for line in describe_status(result):
                 click.echo(line)
@@ -290,7 +299,7 @@ def preview(
 
         def announce(url: str) -> None:
             if as_json:
-                click.echo(json.dumps({"url": url}))
+                echo_json({"url": url}, compact=True)
             else:
                 click.echo(f"Preview at {url} (Ctrl-C to stop)")
             sys.stdout.flush()
@@ -310,8 +319,8 @@ def preview(
     run(action)
 
 
-def _progress_bar(paths: list[Any]) -> Iterable[Any]:
-    with click.progressbar(paths, label="reading posts", file=sys.stderr) as bar:
+def _progress_bar(paths: Iterable[Any], length: int) -> Iterable[Any]:
+    with click.progressbar(paths, length=length, label="reading posts", file=sys.stderr) as bar:
         yield from bar
 
 

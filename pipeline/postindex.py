@@ -14,9 +14,10 @@ and rebuilt when it is lost, damaged or made with another configuration or code.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,24 +141,42 @@ class PostIndex:
 
     @_guarded
     def update(
-        self, rows: Mapping[str, Row], dropped: Collection[str], replaced: Collection[str]
+        self, rows: Iterable[tuple[str, Row]], dropped: Collection[str], replaced: Collection[str]
     ) -> None:
-        """Store re-read headers (`replaced`: those that had a row) and forget files
-        that are gone or unreadable, in one transaction, marked as not yet recorded
-        by the ledger. Into an empty index (a first build), rows go in before the
-        secondary indexes are made: several times faster than keeping them current."""
-        if not self.writable or not (rows or dropped):
+        """Store re-read headers as `rows` yields them (`replaced`: the files that had
+        a row), and forget files that are gone, in one transaction marked as not yet
+        recorded by the ledger. Into an empty index (a first build), rows go in before
+        the secondary indexes are made: several times faster than keeping them
+        current. `rows` is consumed in any case."""
+        if not self.writable:
+            for _ in rows:
+                pass
             return
+        pending = iter(rows)
+        first = next(pending, None)
+        if first is None and not dropped and not replaced:
+            return  # nothing changed: no write transaction at all
         db = self._db
+        stored: dict[str, Row] = {}
+
+        def values() -> Iterator[tuple[object, ...]]:
+            for source, row in itertools.chain([first] if first else [], pending):
+                stored[source] = row
+                post = row.post
+                yield (
+                    source,
+                    row.stat,
+                    post.identity,
+                    post.content_hash,
+                    microseconds(post.published),
+                    rfc3339(post.modified),
+                    int(post.draft),
+                    len(post.warnings),
+                    row.text,
+                )
+
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
-            bulk = (
-                len(rows) >= 1000 and db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
-            )
-            if bulk:
-                for name in _SECONDARY:
-                    db.execute(f"DROP INDEX IF EXISTS {name}")  # noqa: S608 (constant names)
             gone = [(source,) for source in (*dropped, *replaced)]
             affected = {
                 (kind, name)
@@ -166,39 +185,28 @@ class PostIndex:
                     "SELECT kind, name FROM terms WHERE source = ?", source
                 )
             }
-            affected.update(
-                (kind, name)
-                for row in rows.values()
-                for kind, names in (("category", row.post.categories), ("tag", row.post.tags))
-                for name in names
-            )
             db.executemany("DELETE FROM files WHERE source = ?", gone)
             db.executemany("DELETE FROM terms WHERE source = ?", gone)
-            db.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        source,
-                        row.stat,
-                        row.post.identity,
-                        row.post.content_hash,
-                        microseconds(row.post.published),
-                        rfc3339(row.post.modified),
-                        int(row.post.draft),
-                        len(row.post.warnings),
-                        row.text,
-                    )
-                    for source, row in rows.items()
-                ),
-            )
+            empty = db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+            bulk = empty and len(replaced) + len(dropped) == 0
+            if bulk:
+                for name in _SECONDARY:
+                    db.execute(f"DROP INDEX IF EXISTS {name}")  # noqa: S608 (constant names)
+            db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values())
             db.executemany(
                 "INSERT INTO terms VALUES (?, ?, ?, ?, ?)",
                 (
                     (kind, name, microseconds(row.post.published), row.post.identity, source)
-                    for source, row in rows.items()
+                    for source, row in stored.items()
                     for kind, names in (("category", row.post.categories), ("tag", row.post.tags))
                     for name in names
                 ),
+            )
+            affected.update(
+                (kind, name)
+                for row in stored.values()
+                for kind, names in (("category", row.post.categories), ("tag", row.post.tags))
+                for name in names
             )
             if bulk:
                 for statement in SCHEMA.split(";"):
@@ -211,6 +219,8 @@ class PostIndex:
                     (kind, name, kind, name),
                 )
             db.execute("DELETE FROM names WHERE posts = 0")
+            if stored or gone:
+                db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
         except BaseException:
             db.execute("ROLLBACK")
             raise

@@ -336,3 +336,25 @@ def test_a_cron_run_writes_what_a_full_scan_writes(tmp_path: Path) -> None:
             assert dry == lean, label
         assert site.files() == twin.files(), label
         shutil.rmtree(twin_root)
+
+
+def test_reading_and_rendering_on_every_core_writes_what_one_core_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial = Site(tmp_path / "serial", TWIN_TOML)
+    _seed(serial)
+    serial.write("broken.md", b"\xff\xfe not text")
+    serial.post("dup.md", "Dup.", date="2026-05-20T00:00:00+00:00", slug="p3")
+    parallel_root = tmp_path / "parallel"
+    shutil.copytree(serial.root, parallel_root)
+    parallel = Site(parallel_root, TWIN_TOML)
+    first = serial.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
+    monkeypatch.setattr(pipeline.build, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(pipeline.build, "PARALLEL_RENDER_FROM", 2)
+    second = parallel.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
+    summaries = [json.loads(r.stdout) for r in (first, second)]
+    for summary in summaries:
+        summary.pop("files_written")
+    assert summaries[0] == summaries[1]
+    assert [e["file"] for e in summaries[0]["rejected"]] == ["broken.md", "p3.md"]
+    assert serial.files() == parallel.files()
