@@ -159,43 +159,18 @@ def gather(
     full scan decides every post."""
     files = find_posts(config.content_dir, entries)
     stats = index.stats() if index is not None else set()
-    known = set() if options.full_scan else stats
-    stale = [e for e in files if e.stat not in known]
-    present = {e.relative for e in files}
-    # Files with an index row: those it matches, and the sources of rows it holds for
-    # files now different or gone (few, usually).
-    leftover = stats - {e.stat for e in files}
-    indexed = {line.split("\0", 1)[0] for line in leftover}
-    indexed.update(e.relative for e in files if e.stat in stats)
-    gone = indexed - present
+    stale, indexed = _changed_files(files, stats, options.full_scan)
+    gone = indexed - {e.relative for e in files}
     replaced = [e.relative for e in stale if e.relative in indexed]
     complete = index is not None and index.complete and not options.full_scan
-    previous = {}
-    if index is not None and complete:
-        previous = index.headers([*replaced, *gone])
+    previous = index.headers([*replaced, *gone]) if index is not None and complete else {}
     head = ledger.read_snapshot(config.state_path, only=())
-    lean = index is not None and index.writable and not options.full_scan and not head.first_build
-    rows: dict[str, postindex.Row] = {}
-    errors: list[PostError] = []
-
-    def read() -> Iterator[tuple[str, postindex.Row]]:
-        for entry, outcome in _read_stale(stale, config, progress):
-            if isinstance(outcome, PostError):
-                errors.append(outcome)
-            else:
-                rows[entry.relative] = outcome
-                yield entry.relative, outcome
-
-    if index is not None:  # stored as they are read, while the other cores read on
-        index.update(read(), gone, replaced)
-    else:
-        rows.update(read())
+    rows, errors = _read_into_index(stale, gone, replaced, index, config, progress)
     unreadable = {error.source for error in errors}
     fresh = {source: row.post for source, row in rows.items()}
     steady = None
-    chosen: set[str] = set()
-    if lean:
-        assert index is not None  # noqa: S101 (lean implies it)
+    chosen: set[str] | None = None
+    if index is not None and index.writable and not options.full_scan and not head.first_build:
         chosen, vanished = index.candidates(
             config.state_path,
             options.now,
@@ -209,7 +184,7 @@ def gather(
         snapshot = ledger.read_snapshot(config.state_path, only=identities)
         steady = index.steady(chosen)
         warned = index.headers(steady.warned())
-    else:
+    else:  # every post: the unchanged from the index, the rest as just read
         valid = [e.relative for e in files if e.relative not in rows and e.stat in stats]
         headers = {**(index.headers(valid) if index is not None else {}), **fresh}
         snapshot = ledger.read_snapshot(config.state_path)
@@ -221,9 +196,49 @@ def gather(
     # A post whose file cannot be read this time is not "removed": keep it.
     kept = {i: e for i, e in snapshot.entries.items() if e.source not in unreadable}
     snapshot = replace(snapshot, entries=kept)
-    return Gathered(
-        posts, snapshot, unreadable, previous, complete, steady, index, chosen if lean else None
-    )
+    return Gathered(posts, snapshot, unreadable, previous, complete, steady, index, chosen)
+
+
+def _changed_files(
+    files: list[Entry], stats: set[str], full_scan: bool
+) -> tuple[list[Entry], set[str]]:
+    """(the files to read: not in the index as they are now, or all with
+    --full-scan; the files that have an index row, current or not)."""
+    stale = files if full_scan else [e for e in files if e.stat not in stats]
+    # Rows the index matches, and the sources of rows it holds for files now
+    # different or gone (few, usually).
+    indexed = {line.split("\0", 1)[0] for line in stats - {e.stat for e in files}}
+    indexed.update(e.relative for e in files if e.stat in stats)
+    return stale, indexed
+
+
+def _read_into_index(
+    stale: list[Entry],
+    gone: set[str],
+    replaced: list[str],
+    index: postindex.PostIndex | None,
+    config: Config,
+    progress: Progress | None,
+) -> tuple[dict[str, postindex.Row], list[PostError]]:
+    """Read the stale files; the index stores each header as it arrives (while the
+    other cores read on) and forgets the gone files. Returns (rows, errors)."""
+    rows: dict[str, postindex.Row] = {}
+    errors: list[PostError] = []
+
+    def read() -> Iterator[tuple[str, postindex.Row]]:
+        for entry, outcome in _read_stale(stale, config, progress):
+            if isinstance(outcome, PostError):
+                errors.append(outcome)
+            else:
+                rows[entry.relative] = outcome
+                yield entry.relative, outcome
+
+    if index is not None:
+        index.update(read(), gone, replaced)
+    else:
+        for _ in read():
+            pass
+    return rows, errors
 
 
 def _unique(headers: dict[str, Post], errors: list[PostError], report: BuildReport) -> list[Post]:

@@ -30,7 +30,7 @@ from pipeline.model import Disclosure, Post
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 4  # bump when Post or rendering changes shape
+CACHE_FORMAT = 5  # bump when Post or rendering changes shape
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rendered (
     content_hash TEXT NOT NULL, key TEXT NOT NULL, post TEXT NOT NULL,

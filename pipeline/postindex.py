@@ -45,9 +45,9 @@ CREATE INDEX IF NOT EXISTS files_stats ON files (stat);
 CREATE INDEX IF NOT EXISTS files_warned ON files (source) WHERE warned > 0;
 CREATE TABLE IF NOT EXISTS terms (
     kind TEXT NOT NULL, name TEXT NOT NULL, published_us INTEGER NOT NULL,
-    identity TEXT NOT NULL, source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS terms_newest ON terms (kind, name, published_us DESC, identity);
+    identity TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (kind, name, published_us DESC, identity, source)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS terms_by_source ON terms (source);
 CREATE TABLE IF NOT EXISTS names (
     kind TEXT NOT NULL, name TEXT NOT NULL, posts INTEGER NOT NULL, PRIMARY KEY (kind, name)
@@ -60,7 +60,6 @@ _SECONDARY = (
     "files_newest",
     "files_stats",
     "files_warned",
-    "terms_newest",
     "terms_by_source",
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -116,11 +115,26 @@ class PostIndex:
     was before (it was just made, or a build changed it and was stopped before
     recording): the build then rewrites every feed."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path, complete: bool, writable: bool) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        path: Path,
+        complete: bool,
+        writable: bool,
+        kinds: tuple[str, ...] = ("category", "tag"),
+    ) -> None:
         self._db = db
         self.path = path
         self.complete = complete
         self.writable = writable
+        self.kinds = kinds  # the kinds of names that have feeds: only they are indexed
+
+    def _terms(self, post: Post) -> Iterator[tuple[str, str]]:
+        """(kind, name) of each category and tag name of the post that has feeds."""
+        for kind, names in (("category", post.categories), ("tag", post.tags)):
+            if kind in self.kinds:
+                for name in names:
+                    yield kind, name
 
     @_guarded
     def stats(self) -> set[str]:
@@ -198,16 +212,10 @@ class PostIndex:
                 (
                     (kind, name, microseconds(row.post.published), row.post.identity, source)
                     for source, row in stored.items()
-                    for kind, names in (("category", row.post.categories), ("tag", row.post.tags))
-                    for name in names
+                    for kind, name in self._terms(row.post)
                 ),
             )
-            affected.update(
-                (kind, name)
-                for row in stored.values()
-                for kind, names in (("category", row.post.categories), ("tag", row.post.tags))
-                for name in names
-            )
+            affected.update(term for row in stored.values() for term in self._terms(row.post))
             if bulk:
                 for statement in SCHEMA.split(";"):
                     if "CREATE INDEX" in statement:
@@ -427,9 +435,9 @@ def open_index(config: Config, writable: bool) -> PostIndex | None:
         elif path.exists():
             db = sqlite3.connect(f"file:{path}?mode=ro", timeout=10, isolation_level=None, uri=True)
         else:
-            return _in_memory(path)
+            return _in_memory(path, _kinds(config))
         try:
-            return _prepare(db, path, cache_key(config), writable)
+            return _prepare(db, path, cache_key(config), writable, _kinds(config))
         except BaseException:
             db.close()
             raise
@@ -438,13 +446,20 @@ def open_index(config: Config, writable: bool) -> PostIndex | None:
         return None
 
 
-def _in_memory(path: Path) -> PostIndex:
+def _kinds(config: Config) -> tuple[str, ...]:
+    feeds = (("category", config.feed.category_feeds), ("tag", config.feed.tag_feeds))
+    return tuple(kind for kind, on in feeds if on)
+
+
+def _in_memory(path: Path, kinds: tuple[str, ...]) -> PostIndex:
     db = sqlite3.connect(":memory:", isolation_level=None)
     db.executescript(SCHEMA)
-    return PostIndex(db, path, complete=False, writable=False)
+    return PostIndex(db, path, complete=False, writable=False, kinds=kinds)
 
 
-def _prepare(db: sqlite3.Connection, path: Path, key: str, writable: bool) -> PostIndex:
+def _prepare(
+    db: sqlite3.Connection, path: Path, key: str, writable: bool, kinds: tuple[str, ...]
+) -> PostIndex:
     if writable:
         # A cache: a power cut may damage it (the build then rebuilds it, with a
         # warning); a killed build cannot. Not waiting for the disk saves seconds.
@@ -453,10 +468,11 @@ def _prepare(db: sqlite3.Connection, path: Path, key: str, writable: bool) -> Po
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     meta = dict(db.execute("SELECT key, value FROM index_meta")) if "index_meta" in tables else {}
     if meta.get("key") == key and "files" in tables:
-        return PostIndex(db, path, complete=meta.get("recorded") == "1", writable=writable)
+        recorded = meta.get("recorded") == "1"
+        return PostIndex(db, path, complete=recorded, writable=writable, kinds=kinds)
     if not writable:
         db.close()
-        return _in_memory(path)
+        return _in_memory(path, kinds)
     db.execute("BEGIN IMMEDIATE")
     for table in ("files", "terms", "names", "pending"):  # their shape may have changed
         db.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 (constant names)
@@ -466,4 +482,4 @@ def _prepare(db: sqlite3.Connection, path: Path, key: str, writable: bool) -> Po
     db.execute("INSERT OR REPLACE INTO index_meta VALUES ('key', ?)", (key,))
     db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
     db.execute("COMMIT")
-    return PostIndex(db, path, complete=False, writable=True)
+    return PostIndex(db, path, complete=False, writable=True, kinds=kinds)
