@@ -1,5 +1,5 @@
 """`python -m pipeline` is the same as the `newsletter` command."""
 
-from pipeline.cli import main
+from pipeline.launch import main
 
 main()

@@ -18,6 +18,7 @@ from pipeline import __version__
 from pipeline.config import Config, load_config
 from pipeline.dates import DateError, parse_date
 from pipeline.errors import PipelineError, UsageError
+from pipeline.fastpath import ContentScan
 
 logger = logging.getLogger("pipeline")
 
@@ -180,10 +181,11 @@ def build(
         content_scan = None
         if not (since or full_scan):
             from pipeline.fastpath import scan_content, unchanged
+            from pipeline.launch import MESSAGE
 
-            content_scan = scan_content(config)
+            content_scan = _handed_scan() or scan_content(config)
             if unchanged(config, moment, content_scan.inputs):  # before the heavy imports
-                logger.info("nothing changed since the last build; out/ is up to date")
+                logger.info(MESSAGE)
                 if as_json:
                     echo_json({"unchanged": True, "dry_run": dry_run}, compact=True)
                 return 0
@@ -317,6 +319,13 @@ def preview(
         return 0
 
     run(action)
+
+
+def _handed_scan() -> ContentScan | None:
+    """The walk of content/ that `launch` made before handing over to click."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_root().obj if context is not None else None
+    return obj.get("content_scan") if isinstance(obj, dict) else None
 
 
 def _progress_bar(paths: Iterable[Any], length: int) -> Iterable[Any]:

@@ -1,0 +1,82 @@
+"""Shell: the `newsletter` command's entry point, and a cron run's quickest exit.
+
+A cron run with nothing to do should cost little more than one walk of content/.
+For the plain forms a crontab uses (`build` with -q/--quiet, --json, --site,
+--config, --now) the nothing-changed fingerprint is checked here with the standard
+library alone, before click and the rest are imported. Any other form, and any
+doubt (an unreadable configuration, a bad date), goes to the full command line,
+which reports it properly; the walk of content/ made here is handed on to it.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.fastpath import ContentScan
+
+_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json"}
+_VALUES = ("--site", "--config", "--now")
+MESSAGE = "nothing changed since the last build; out/ is up to date"
+
+
+def plain_build(argv: list[str]) -> dict[str, str | bool] | None:
+    """The options of `build` in the plain forms above; None for anything else."""
+    if not argv or argv[0] != "build":
+        return None
+    options: dict[str, str | bool] = {}
+    rest = argv[1:]
+    while rest:
+        arg = rest.pop(0)
+        if arg in _FLAGS:
+            options[_FLAGS[arg]] = True
+            continue
+        name, equals, value = arg.partition("=")
+        if name not in _VALUES or name in options:
+            return None
+        if not equals:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        options[name] = value
+    return options
+
+
+def quick(argv: list[str]) -> ContentScan | bool:
+    """True when nothing changed (said, as the full command would say it); else the
+    scan of content/ to hand on, or False when this form is not one for here."""
+    options = plain_build(argv)
+    if options is None:
+        return False
+    try:
+        from pipeline.config import load_config
+        from pipeline.dates import parse_date
+        from pipeline.fastpath import scan_content, unchanged
+
+        site = Path(str(options.get("--site", ".")))
+        config_file = options.get("--config")
+        config = load_config(site, Path(str(config_file)) if config_file else None, {})
+        now = options.get("--now")
+        moment = parse_date(str(now), config.site.timezone)[0] if now else datetime.now(UTC)
+        content = scan_content(config)
+        if not unchanged(config, moment, content.inputs):
+            return content
+    except Exception:  # noqa: BLE001 (the full command line reports it properly)
+        return False
+    if options.get("json"):  # what `build --json` prints for it
+        sys.stdout.write('{"unchanged": true, "dry_run": false}\n')
+    elif not options.get("quiet"):
+        sys.stderr.write(MESSAGE + "\n")
+    return True
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    handed = quick(argv)
+    if handed is True:
+        sys.exit(0)
+    from pipeline.cli import cli
+
+    content = handed if isinstance(handed, ContentScan) else None
+    cli.main(args=argv, prog_name="newsletter", obj={"content_scan": content})

@@ -1,0 +1,104 @@
+"""The entry point's quick exit: a cron run with nothing to do, before click loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.launch import MESSAGE, plain_build
+from tests.conftest import Site
+
+NOW = "2026-06-01T12:00:00+00:00"
+
+
+def newsletter(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command, as cron runs it (`python -m pipeline` is `newsletter`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["build"], {}),
+        (["build", "-q", "--json"], {"quiet": True, "json": True}),
+        (["build", "--site", "s", "--now=N"], {"--site": "s", "--now": "N"}),
+        (["build", "--config", "c.toml", "--quiet"], {"--config": "c.toml", "quiet": True}),
+        (["build", "--dry-run"], None),  # anything else: the full command line
+        (["build", "--since", "2026-01-01"], None),
+        (["build", "--full-scan"], None),
+        (["build", "-qv"], None),
+        (["build", "--site"], None),  # a missing value: click says so
+        (["build", "--site", "a", "--site", "b"], None),
+        (["status"], None),
+        ([], None),
+    ],
+)
+def test_only_the_plain_cron_forms_take_the_quick_exit(
+    argv: list[str], expected: dict[str, object] | None
+) -> None:
+    assert plain_build(argv) == expected
+
+
+def test_nothing_changed_exits_before_click_is_imported(site: Site) -> None:
+    site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
+    assert newsletter(site, "build", "-q", "--now", NOW).returncode == 0
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['newsletter', 'build', '--now', {NOW!r}, '-q']\n"
+        "from pipeline.launch import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n"
+        "    print(exit.code, 'click' in sys.modules, 'pipeline.build' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=site.root, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["0", "False", "False"], result.stderr
+
+
+def test_the_quick_exit_says_what_the_full_command_says(site: Site) -> None:
+    site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
+    newsletter(site, "build", "--now", NOW)
+    quiet = newsletter(site, "build", "-q", "--now", NOW)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    said = newsletter(site, "build", "--now", NOW)
+    assert (said.returncode, said.stderr.strip()) == (0, MESSAGE)
+    as_json = newsletter(site, "build", "--json", "--now", NOW)
+    through_click = subprocess.run(
+        [sys.executable, "-c", "from pipeline.cli import main; main()"]
+        + ["build", "--json", "--now", NOW],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    expected = {"unchanged": True, "dry_run": False}
+    assert json.loads(as_json.stdout) == json.loads(through_click.stdout) == expected
+
+
+def test_a_change_is_handed_to_the_full_build(site: Site) -> None:
+    site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
+    newsletter(site, "build", "--now", NOW)
+    site.post("b.md", "B.", date="2026-05-30T00:00:00+00:00", slug="b")
+    result = newsletter(site, "build", "--json", "--now", NOW)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["new"] == ["b"]
+
+
+def test_doubtful_input_goes_to_the_full_command_line(site: Site, tmp_path: Path) -> None:
+    site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
+    newsletter(site, "build", "--now", NOW)
+    bad_date = newsletter(site, "build", "-q", "--now", "someday")
+    assert bad_date.returncode != 0 and "--now" in bad_date.stderr
+    missing = newsletter(site, "build", "-q", "--config", str(tmp_path / "none.toml"))
+    assert missing.returncode != 0 and "none.toml" in missing.stderr
