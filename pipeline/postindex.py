@@ -31,7 +31,6 @@ from pipeline.postcache import cache_key, cache_path, from_json
 logger = logging.getLogger(__name__)
 
 SCHEMA = """
-DROP TABLE IF EXISTS headers;
 CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     source TEXT PRIMARY KEY, stat TEXT NOT NULL,
@@ -460,11 +459,12 @@ def _in_memory(path: Path, kinds: tuple[str, ...]) -> PostIndex:
 def _prepare(
     db: sqlite3.Connection, path: Path, key: str, writable: bool, kinds: tuple[str, ...]
 ) -> PostIndex:
+    """The index as it is when made with this key; else (another configuration, code
+    or cache format) its tables made anew, in the shape this code writes."""
     if writable:
         # A cache: a power cut may damage it (the build then rebuilds it, with a
         # warning); a killed build cannot. Not waiting for the disk saves seconds.
         db.execute("PRAGMA synchronous = OFF")
-        db.executescript(SCHEMA)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     meta = dict(db.execute("SELECT key, value FROM index_meta")) if "index_meta" in tables else {}
     if meta.get("key") == key and "files" in tables:
@@ -474,12 +474,12 @@ def _prepare(
         db.close()
         return _in_memory(path, kinds)
     db.execute("BEGIN IMMEDIATE")
-    for table in ("files", "terms", "names", "pending"):  # their shape may have changed
+    for table in ("files", "terms", "names", "pending", "headers", "index_meta"):
         db.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 (constant names)
     for statement in SCHEMA.split(";"):
-        if "CREATE" in statement:
+        if statement.strip():
             db.execute(statement)
-    db.execute("INSERT OR REPLACE INTO index_meta VALUES ('key', ?)", (key,))
-    db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
+    db.execute("INSERT INTO index_meta VALUES ('key', ?)", (key,))
+    db.execute("INSERT INTO index_meta VALUES ('recorded', '0')")
     db.execute("COMMIT")
     return PostIndex(db, path, complete=False, writable=True, kinds=kinds)

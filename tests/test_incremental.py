@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import feedparser
@@ -358,3 +360,22 @@ def test_reading_and_rendering_on_every_core_writes_what_one_core_does(
     assert summaries[0] == summaries[1]
     assert [e["file"] for e in summaries[0]["rejected"]] == ["broken.md", "p3.md"]
     assert serial.files() == parallel.files()
+
+
+def test_a_cache_of_an_older_shape_is_made_anew_without_complaint(site: Site) -> None:
+    site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a", title="Alpha")
+    site.build()
+    with closing(sqlite3.connect(site.root / ".newsletter" / "cache.sqlite")) as db, db:
+        db.executescript(
+            "DROP TABLE files; CREATE TABLE files (source TEXT PRIMARY KEY, size INTEGER);"
+            "CREATE TABLE headers (source TEXT PRIMARY KEY, post TEXT);"
+            "UPDATE index_meta SET value = 'an older version' WHERE key = 'key';"
+        )
+    site.post("b.md", "B.", date="2026-05-02T00:00:00+00:00", slug="b", title="Beta")
+    result = site.build()
+    assert "warning:" not in result.output
+    assert _titles(site, "feed.xml") == ["Beta", "Alpha"]
+    with closing(sqlite3.connect(site.root / ".newsletter" / "cache.sqlite")) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(files)")]
+        assert "stat" in columns
+        assert db.execute("SELECT COUNT(*) FROM files").fetchone() == (2,)
