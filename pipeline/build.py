@@ -176,7 +176,6 @@ def gather(
             options.now,
             head.meta.get("build_token", ""),
             changed=rows.keys(),
-            former={post.identity for post in previous.values()},
         )
         headers = {s: fresh[s] for s in chosen if s in fresh}
         headers.update(index.headers(chosen - headers.keys()))

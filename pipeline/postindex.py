@@ -244,7 +244,7 @@ class PostIndex:
             return
         db = self._db
         try:
-            pending, _vanished = self._ask_ledger(ledger_path, now, candidates)
+            pending, _ = self._ask_ledger(ledger_path, now, candidates, vanished=False)
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM pending")
             db.executemany("INSERT INTO pending VALUES (?)", ((s,) for s in sorted(pending)))
@@ -265,20 +265,16 @@ class PostIndex:
 
     @_guarded
     def candidates(
-        self,
-        ledger_path: Path,
-        now: datetime,
-        token: str,
-        changed: Collection[str],
-        former: Collection[str],
+        self, ledger_path: Path, now: datetime, token: str, changed: Collection[str]
     ) -> tuple[set[str], set[str]]:
         """(files whose post the ledger does not already hold as published and
         unchanged, ledger identities no indexed file has any more).
 
         When the ledger is the one this index last agreed with (`token`), and time
         has not gone back, only the files pending then and the `changed` ones can
-        differ, and only the `former` identities of re-read or gone files can have
-        vanished; else every file is compared with the ledger."""
+        differ; else every file is compared with the ledger. The vanished ones are
+        always asked of every row (a post kept while its file was unreadable can
+        vanish with no row of its own to say so)."""
         meta = dict(self._db.execute("SELECT key, value FROM index_meta"))
         known = (
             self.complete
@@ -288,34 +284,35 @@ class PostIndex:
         )
         if not known:
             return self._ask_ledger(ledger_path, now, None)
-        check = {row[0] for row in self._db.execute("SELECT source FROM pending")} | set(changed)
-        sources, _ = self._ask_ledger(ledger_path, now, check)
-        present: set[str] = set()
-        for chunk in _chunks(sorted(former)):
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT DISTINCT identity FROM files WHERE identity IN ({marks})"  # noqa: S608 (only "?" marks)
-            present.update(row[0] for row in self._db.execute(query, chunk))
-        return sources, set(former) - present
+        pending = {row[0] for row in self._db.execute("SELECT source FROM pending")}
+        return self._ask_ledger(ledger_path, now, pending | set(changed))
 
     def _ask_ledger(
-        self, ledger_path: Path, now: datetime, only: Collection[str] | None
+        self,
+        ledger_path: Path,
+        now: datetime,
+        only: Collection[str] | None,
+        vanished: bool = True,
     ) -> tuple[set[str], set[str]]:
         """The candidate query, over every file or `only` these (and the files that
-        share an identity with them); and, over every file, the vanished query."""
+        share an identity with them); and, when asked, the vanished query."""
         db = self._db
         db.execute("ATTACH DATABASE ? AS ledger", (f"file:{ledger_path}?mode=ro",))
         try:
             if only is None:
                 sources = {row[0] for row in db.execute(_CANDIDATES, (microseconds(now),))}
-                vanished = {row[0] for row in db.execute(_VANISHED)}
-                return sources, vanished
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS checked (source TEXT PRIMARY KEY)")
-            db.execute("BEGIN")
-            db.execute("DELETE FROM temp.checked")
-            db.executemany("INSERT OR IGNORE INTO temp.checked VALUES (?)", ((s,) for s in only))
-            db.execute("COMMIT")
-            sources = {row[0] for row in db.execute(_CANDIDATES_OF_CHECKED, (microseconds(now),))}
-            return sources, set()
+            else:
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS checked (source TEXT PRIMARY KEY)")
+                db.execute("BEGIN")
+                db.execute("DELETE FROM temp.checked")
+                db.executemany(
+                    "INSERT OR IGNORE INTO temp.checked VALUES (?)", ((s,) for s in only)
+                )
+                db.execute("COMMIT")
+                query = _CANDIDATES_OF_CHECKED
+                sources = {row[0] for row in db.execute(query, (microseconds(now),))}
+            gone = {row[0] for row in db.execute(_VANISHED)} if vanished else set()
+            return sources, gone
         finally:
             db.execute("DETACH DATABASE ledger")
 

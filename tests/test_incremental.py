@@ -310,6 +310,8 @@ TWIN_STEPS: list[tuple[str, Callable[[Site], object], int]] = [
     ("readable again", lambda s: _edit(s, "p4.md", categories=["Food"]), 0),
     ("renamed", lambda s: (s.content / "p1.md").rename(s.content / "p1-renamed.md"), 0),
     ("scheduled post comes due", lambda s: None, 0),
+    ("unreadable again", lambda s: s.write("p6.md", b"\xff\xfe not text"), 1),
+    ("unreadable, then deleted", lambda s: (s.content / "p6.md").unlink(), 0),
     ("nothing", lambda s: None, 0),
 ]
 
