@@ -10,11 +10,11 @@ re-run after a crash writes the very same email instead of a second one.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import re
 import sys
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -298,30 +298,37 @@ def _offline_cssutils() -> None:
     cssutils.util._defaultFetcher = refuse
 
 
-def _lazy_requests() -> None:
-    """premailer imports requests only to fetch remote CSS, which it is never allowed
-    to do here; loading requests (and urllib3) costs a tenth of a second per build.
-    So requests becomes a lazy module: it loads if anything ever uses it."""
-    if "requests" in sys.modules:
-        return
-    spec = importlib.util.find_spec("requests")
-    if spec is None or spec.loader is None:
-        return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["requests"] = module
-    loader.exec_module(module)
+def _refuse_network(url: str, *args: object, **kwargs: object) -> None:
+    raise RuntimeError(f"premailer tried to fetch {url}: the network is off")
+
+
+@cache
+def _premailer() -> Any:
+    """premailer's Premailer class, imported with a stand-in for `requests`.
+
+    premailer imports requests only to fetch linked stylesheets, which it is never
+    allowed to do here; requests and urllib3 cost a tenth of a second to import. So
+    while premailer is imported, `requests` is a module whose get() refuses, and
+    premailer keeps it: no path of premailer's can reach the network."""
+    stand_in = types.ModuleType("requests")
+    stand_in.get = _refuse_network  # type: ignore[attr-defined]
+    real = sys.modules.get("requests")
+    sys.modules["requests"] = stand_in
+    try:
+        from premailer import Premailer
+    finally:
+        if real is None:
+            del sys.modules["requests"]
+        else:
+            sys.modules["requests"] = real
+    return Premailer
 
 
 def inline_css(html: str) -> str:
     """premailer, with the network off: linked or imported CSS is never fetched."""
-    _lazy_requests()
-    from premailer import Premailer
-
     _offline_cssutils()
     return str(
-        Premailer(
+        _premailer()(
             html,
             allow_network=False,
             cssutils_logging_level=logging.CRITICAL,

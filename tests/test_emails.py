@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import subprocess
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -155,3 +157,22 @@ def test_footer_has_unsubscribe_link_and_postal_address(site: Site) -> None:
     text = (folder / "email.txt").read_text()
     assert 'href="https://blog.example/unsubscribe/"' in html and "1 Test Street, Testville" in html
     assert "Unsubscribe: https://blog.example/unsubscribe/" in text and "1 Test Street" in text
+
+
+def test_premailer_is_loaded_without_requests_and_cannot_fetch() -> None:
+    probe = (
+        "import sys\n"
+        "from pipeline.emails import inline_css\n"
+        "html = inline_css('<html><head><style>p {color: red}</style></head>"
+        "<body><p>x</p></body></html>')\n"
+        "import premailer.premailer as module\n"
+        "print('style=' in html, 'urllib3' in sys.modules, 'requests' in sys.modules)\n"
+        "try:\n"
+        "    module.requests.get('http://127.0.0.1:9/site.css')\n"
+        "except RuntimeError:\n"
+        "    print('refused')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.stdout.split() == ["True", "False", "False", "refused"], result.stderr
