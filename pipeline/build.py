@@ -423,7 +423,8 @@ def _touched(changes: Changes, gathered: Gathered, config: Config) -> Touched | 
         names.update(("category", name) for name in post.categories)
         names.update(("tag", name) for name in post.tags)
 
-    for post in changes.new + changes.modified + changes.edited_quietly + changes.recorded_only:
+    changed = changes.new + changes.modified + changes.edited_quietly + changes.recorded_only
+    for post in changed + changes.held:  # a held post is in the feeds as it is now
         add(post)
     for post in gathered.previous.values():  # what a re-read or gone file was before
         add(post)
