@@ -24,7 +24,7 @@ from pipeline.dates import rfc3339
 from pipeline.emails import Templates, plan_emails, render_email
 from pipeline.errors import OutputError, PostError
 from pipeline.fastpath import Entry
-from pipeline.feeds import render_feeds
+from pipeline.feeds import render_feed_sets
 from pipeline.feedsets import FeedSet, feed_sets
 from pipeline.lock import exclusive
 from pipeline.model import Changes, Email, LedgerSnapshot, OutputFile, Post
@@ -394,18 +394,16 @@ def _feed_posts(
     return newest_first(changes.live + extra), names
 
 
-def _needed(
-    changes: Changes,
-    live: tuple[Post, ...],
-    names: Names | None,
-    config: Config,
-    touched: Touched | None,
-) -> list[Post]:
+def _written(sets: list[FeedSet], touched: Touched | None) -> list[FeedSet]:
+    """The feeds this build writes: the main ones, and the touched category and tag
+    feeds (all of them when `touched` is None)."""
+    return [feed for feed in sets if not feed.kind or touched is None or touched(feed)]
+
+
+def _needed(changes: Changes, written: list[FeedSet], config: Config) -> list[Post]:
     """The posts the outputs show: the written feeds' entries, the emails' posts."""
     needed = {p.identity: p for p in changes.new + changes.modified}
-    for feed in feed_sets(live, config, names):
-        if feed.kind and touched is not None and not touched(feed):
-            continue
+    for feed in written:
         for post in feed.posts[: config.feed.limit]:
             needed[post.identity] = post
     return list(needed.values())
@@ -462,14 +460,11 @@ def _swap(posts: tuple[Post, ...], rendered: dict[str, Post]) -> tuple[Post, ...
 
 
 def _with_rendered(changes: Changes, rendered: dict[str, Post]) -> Changes:
-    def swap(posts: tuple[Post, ...]) -> tuple[Post, ...]:
-        return _swap(posts, rendered)
-
     return replace(
         changes,
-        live=swap(changes.live),
-        new=swap(changes.new),
-        modified=swap(changes.modified),
+        live=_swap(changes.live, rendered),
+        new=_swap(changes.new, rendered),
+        modified=_swap(changes.modified, rendered),
     )
 
 
@@ -578,14 +573,20 @@ def _build_with(
     touched = _touched(changes, gathered, config)
     live, names = _feed_posts(changes, gathered, touched, config)
     report.in_feeds = len(changes.live) + (gathered.steady.count() if gathered.steady else 0)
-    rendered = render_posts(_needed(changes, live, names, config, touched), config)
+    sets = feed_sets(live, config, names)  # once: the index lists every feed
+    rendered = render_posts(_needed(changes, _written(sets, touched), config), config)
     headers = {post.identity: post for post in (*gathered.posts, *live)}
     for post in rendered.values():  # what only the body shows (header warnings are in)
         report.warnings.extend(w for w in post.warnings if w not in headers[post.identity].warnings)
     changes = _with_rendered(changes, rendered)
     report.changes = changes
 
-    files: list[OutputFile] = render_feeds(_swap(live, rendered), config, touched, names)
+    limit = config.feed.limit
+    files = render_feed_sets(
+        [replace(feed, posts=_swap(feed.posts[:limit], rendered)) for feed in sets],
+        config,
+        touched,
+    )
     if config.email.enabled:
         templates = Templates.for_site(config.template_dir)
         for new, updated in plan_emails(changes.new, changes.modified, config):

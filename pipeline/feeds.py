@@ -47,9 +47,15 @@ def render_feeds(
     """The feed files of the site, the feed index and the stylesheet. With `touched`,
     a category or tag feed it declines is left out (it is up to date on disk).
     `live` and `names` as `feed_sets` takes them."""
+    return render_feed_sets(feed_sets(live, config, names), config, touched)
+
+
+def render_feed_sets(
+    sets: Sequence[FeedSet], config: Config, touched: Callable[[FeedSet], bool] | None = None
+) -> list[OutputFile]:
+    """`render_feeds` for feed sets already made (the build makes them once)."""
     files: list[OutputFile] = []
     budget = config.feed.max_bytes
-    sets = feed_sets(live, config, names)
     for feed in sets:
         if feed.kind and touched is not None and not touched(feed):
             continue
