@@ -1,5 +1,5 @@
 """`python -m pipeline` is the same as the `newsletter` command."""
 
-from pipeline.launch import main
+from pipeline.shell.launch import main
 
 main()

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from pipeline.cli import cli
-from pipeline.config import Config, parse_config
+from pipeline.core.settings import Config, parse_config
+from pipeline.shell.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO.parent / "shared" / "fixtures" / "gut-health-and-sleep.md"

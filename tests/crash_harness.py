@@ -47,22 +47,22 @@ def main() -> None:
 
     wrap(os, "replace")
     wrap(tempfile, "mkstemp")
-    import pipeline.build
-    import pipeline.ledger
+    import pipeline.shell.build
+    import pipeline.store.ledger
 
-    wrap(pipeline.ledger, "commit")
+    wrap(pipeline.store.ledger, "commit")
     if mode == "count":
         atexit.register(lambda: open(value, "w").write(str(count[0])))
     if mode == "hold":
-        original = pipeline.build._build
+        original = pipeline.shell.build._build
 
         def slow(*a: object, **k: object) -> object:
             time.sleep(float(value))
             return original(*a, **k)
 
-        pipeline.build._build = slow
+        pipeline.shell.build._build = slow
     assert errno.ENOSPC  # the codes tests pass in come from errno
-    from pipeline.cli import main as newsletter
+    from pipeline.shell.cli import main as newsletter
 
     sys.argv = ["newsletter", *args]
     newsletter()

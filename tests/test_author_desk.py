@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.shell.cli import cli
 from tests.conftest import SITE_TOML, Site, post_text
 from tests.realtools import CHROMIUM_FLAGS, require
 
@@ -250,8 +250,8 @@ def test_preview_shows_the_next_email_and_reloads_on_every_change(preview_server
 
 
 def test_preview_of_one_post_renders_it_in_full(site: Site) -> None:
-    from pipeline.config import load_config
-    from pipeline.preview import PreviewSource
+    from pipeline.core.settings import load_config
+    from pipeline.shell.preview import PreviewSource
 
     site.post("a.md", "The **whole** body.", date="2026-05-30T00:00:00+00:00", slug="a", title="A")
     source = PreviewSource(lambda: load_config(site.root), site.root, post="a")
@@ -261,7 +261,7 @@ def test_preview_of_one_post_renders_it_in_full(site: Site) -> None:
 
 
 def test_the_preview_watcher_survives_a_missing_file_and_sees_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pipeline.preview import fingerprint
+    from pipeline.shell.preview import fingerprint
 
     watched = [tmp_path / "newsletter.toml", tmp_path / "content"]
     empty = fingerprint(watched)  # neither exists yet: no error

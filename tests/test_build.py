@@ -10,8 +10,8 @@ from pathlib import Path
 
 import feedparser
 
-from pipeline.config import parse_config
-from pipeline.lock import exclusive
+from pipeline.core.settings import parse_config
+from pipeline.shell.lock import exclusive
 from tests.conftest import SITE_TOML, Site
 
 
@@ -208,7 +208,7 @@ def test_bad_configuration_exits_2_naming_every_problem(site: Site) -> None:
 def test_missing_configuration_exits_2(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from pipeline.cli import cli
+    from pipeline.shell.cli import cli
 
     result = CliRunner().invoke(cli, ["build", "--site", str(tmp_path)])
     assert result.exit_code == 2 and "no configuration file" in result.output

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from pipeline.changes import Policy, decide
-from pipeline.model import LedgerEntry, LedgerSnapshot, Post
+from pipeline.core.decide import Policy, decide
+from pipeline.core.model import LedgerEntry, LedgerSnapshot, Post
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.shell.cli import cli
 
 
 def test_every_command_and_option_has_help_text() -> None:
@@ -57,7 +57,7 @@ def test_bad_now_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-
 
 def test_a_closed_pipe_is_not_reported_as_a_bug(capsys: pytest.CaptureFixture[str]) -> None:
     """`newsletter status | head -1`: the reader goes away mid-output."""
-    from pipeline.cli import run
+    from pipeline.shell.cli import run
 
     def action() -> int:
         raise BrokenPipeError

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.content import make_excerpt, read_post
-from pipeline.errors import PostError
+from pipeline.core.errors import PostError
+from pipeline.core.posts.read import make_excerpt, read_post
 from tests.conftest import make_config, post_text
 
 CONFIG = make_config()

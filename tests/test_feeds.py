@@ -7,7 +7,7 @@ import json
 import feedparser
 import pytest
 
-from pipeline.feedsets import slugify, unique_slugs
+from pipeline.core.feedsets import slugify, unique_slugs
 from tests.conftest import Site
 
 

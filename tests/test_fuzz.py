@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from pipeline.config import default_template_dirs
-from pipeline.content import PLAIN_URL, _checked_url, read_post
-from pipeline.emails import Templates, render_email
-from pipeline.errors import PostError
-from pipeline.feeds import render_feeds
+from pipeline.core.emails import Templates, render_email
+from pipeline.core.errors import PostError
+from pipeline.core.feeds import render_feeds
+from pipeline.core.posts.read import PLAIN_URL, _checked_url, read_post
+from pipeline.core.settings import default_template_dirs
 from tests.conftest import make_config
 from tests.test_hostile_input import executable_markup
 
@@ -184,7 +184,7 @@ quick_lines = st.lists(
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(lines=quick_lines)
 def test_the_quick_front_matter_reader_agrees_with_yaml(lines: list[str]) -> None:
-    from pipeline.metadata import _quick_yaml, _TextDatesLoader, clean_text
+    from pipeline.core.posts.front_matter import _quick_yaml, _TextDatesLoader, clean_text
 
     # As split_front_matter gives it: XML-illegal characters already removed.
     text = clean_text("\n" + "\n".join(line.replace("\n", " ") for line in lines) + "\n")

@@ -242,7 +242,7 @@ def test_a_20_mb_post_is_refused_quickly_with_a_clear_message(site: Site) -> Non
     code = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))\n"
-        "from pipeline.cli import main\n"
+        "from pipeline.shell.cli import main\n"
         "sys.argv = ['newsletter', *sys.argv[1:]]\n"
         "main()\n"
     )

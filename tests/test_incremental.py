@@ -13,9 +13,9 @@ from pathlib import Path
 import feedparser
 import pytest
 
-import pipeline.build
-import pipeline.postcache
-from pipeline.postcache import cache_key
+import pipeline.shell.build
+import pipeline.store.rendered
+from pipeline.store.rendered import cache_key
 from tests.conftest import SITE_TOML, Site, make_config, post_text
 
 
@@ -59,12 +59,14 @@ def test_a_new_post_renders_only_itself(site: Site, monkeypatch: pytest.MonkeyPa
     site.build(now="2026-05-20T00:00:00+00:00")
     rendered: list[str] = []
     headers: list[str] = []
-    real_post, real_header = pipeline.build.read_post, pipeline.build.read_header
+    real_post, real_header = pipeline.shell.build.read_post, pipeline.shell.build.read_header
     monkeypatch.setattr(
-        pipeline.build, "read_post", lambda s, r, c: rendered.append(s) or real_post(s, r, c)
+        pipeline.shell.build, "read_post", lambda s, r, c: rendered.append(s) or real_post(s, r, c)
     )
     monkeypatch.setattr(
-        pipeline.build, "read_header", lambda s, r, c: headers.append(s) or real_header(s, r, c)
+        pipeline.shell.build,
+        "read_header",
+        lambda s, r, c: headers.append(s) or real_header(s, r, c),
     )
     site.post(
         "new.md", "Brand new.", date="2026-05-21T00:00:00+00:00", slug="new", categories=["Sleep"]
@@ -98,11 +100,11 @@ def test_cache_key_follows_the_renderer_and_its_configuration(
     assert cache_key(base) == cache_key(make_config())
     assert cache_key(base) != cache_key(make_config(build={"excerpt_length": 120}))
     before = cache_key(base)
-    current = pipeline.postcache.CACHE_FORMAT
-    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", current + 1)
+    current = pipeline.store.rendered.CACHE_FORMAT
+    monkeypatch.setattr("pipeline.store.rendered.CACHE_FORMAT", current + 1)
     assert cache_key(base) != before
-    monkeypatch.setattr("pipeline.postcache.CACHE_FORMAT", current)
-    monkeypatch.setattr("pipeline.postcache._renderer_versions", lambda: "markdown-it-py 99")
+    monkeypatch.setattr("pipeline.store.rendered.CACHE_FORMAT", current)
+    monkeypatch.setattr("pipeline.store.rendered._renderer_versions", lambda: "markdown-it-py 99")
     assert cache_key(base) != before
 
 
@@ -378,8 +380,8 @@ def test_reading_and_rendering_on_every_core_writes_what_one_core_does(
     shutil.copytree(serial.root, parallel_root)
     parallel = Site(parallel_root, TWIN_TOML)
     first = serial.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
-    monkeypatch.setattr(pipeline.build, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(pipeline.build, "PARALLEL_RENDER_FROM", 2)
+    monkeypatch.setattr(pipeline.shell.build, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(pipeline.shell.build, "PARALLEL_RENDER_FROM", 2)
     second = parallel.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
     summaries = [json.loads(r.stdout) for r in (first, second)]
     for summary in summaries:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.launch import MESSAGE, plain_build
+from pipeline.shell.launch import MESSAGE, plain_build
 from tests.conftest import Site
 
 NOW = "2026-06-01T12:00:00+00:00"
@@ -56,9 +56,9 @@ def test_nothing_changed_exits_before_click_is_imported(site: Site) -> None:
     probe = (
         "import sys\n"
         f"sys.argv = ['newsletter', 'build', '--now', {NOW!r}, '-q']\n"
-        "from pipeline.launch import main\n"
+        "from pipeline.shell.launch import main\n"
         "try:\n    main()\nexcept SystemExit as exit:\n"
-        "    print(exit.code, 'click' in sys.modules, 'pipeline.build' in sys.modules)\n"
+        "    print(exit.code, 'click' in sys.modules, 'pipeline.shell.build' in sys.modules)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=site.root, capture_output=True, text=True, check=False
@@ -75,7 +75,7 @@ def test_the_quick_exit_says_what_the_full_command_says(site: Site) -> None:
     assert (said.returncode, said.stderr.strip()) == (0, MESSAGE)
     as_json = newsletter(site, "build", "--json", "--now", NOW)
     through_click = subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import main; main()"]
+        [sys.executable, "-c", "from pipeline.shell.cli import main; main()"]
         + ["build", "--json", "--now", NOW],
         cwd=site.root,
         capture_output=True,

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 import click
 
 from pipeline import __version__
-from pipeline.config import Config, load_config
-from pipeline.dates import DateError, parse_date
-from pipeline.errors import PipelineError, UsageError
-from pipeline.fastpath import ContentScan
+from pipeline.core.dates import DateError, parse_date
+from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.settings import Config, load_config
+from pipeline.shell.quick import ContentScan
 
 logger = logging.getLogger("pipeline")
 
@@ -180,8 +180,8 @@ def build(
         moment = _moment(now, "--now", config) or datetime.now(UTC)
         content_scan = None
         if not (since or full_scan):
-            from pipeline.fastpath import scan_content, unchanged
-            from pipeline.launch import MESSAGE
+            from pipeline.shell.launch import MESSAGE
+            from pipeline.shell.quick import scan_content, unchanged
 
             content_scan = _handed_scan() or scan_content(config)
             if unchanged(config, moment, content_scan.inputs):  # before the heavy imports
@@ -190,8 +190,8 @@ def build(
                     echo_json({"unchanged": True, "dry_run": dry_run}, compact=True)
                 return 0
 
-        from pipeline.build import BuildOptions, run_build
-        from pipeline.report import describe
+        from pipeline.core.report import describe
+        from pipeline.shell.build import BuildOptions, run_build
 
         options = BuildOptions(
             now=moment,
@@ -221,7 +221,7 @@ def check(
     setup_logging(quiet=as_json, verbose=False)
 
     def action() -> int:
-        from pipeline.lint import CheckReport, load_for_check, run_check
+        from pipeline.shell.check import CheckReport, load_for_check, run_check
 
         report = CheckReport()
         config = load_for_check(site, config_path, report, {})
@@ -249,7 +249,7 @@ def status(site: Path, config_path: Path | None, now: str | None, as_json: bool)
     setup_logging(quiet=True, verbose=False)
 
     def action() -> int:
-        from pipeline.status import describe_status, gather_status
+        from pipeline.shell.status import describe_status, gather_status
 
         config = load_config(site, config_path)
         result = gather_status(config, _moment(now, "--now", config) or datetime.now(UTC))
@@ -292,7 +292,7 @@ def preview(
     setup_logging(quiet=as_json, verbose=False)
 
     def action() -> int:
-        from pipeline.preview import Preview, PreviewSource, run_preview
+        from pipeline.shell.preview import Preview, PreviewSource, run_preview
 
         config = load_config(site, config_path)  # a missing file stops here (exit 2)
         moment = _moment(now, "--now", config)

@@ -16,20 +16,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline import fastpath, ledger, postcache, postindex
-from pipeline.changes import Policy, decide, newest_first
-from pipeline.config import Config
-from pipeline.content import read_header, read_post
-from pipeline.dates import rfc3339
-from pipeline.emails import Templates, plan_emails, render_email
-from pipeline.errors import OutputError, PostError
-from pipeline.fastpath import Entry
-from pipeline.feeds import render_feed_sets
-from pipeline.feedsets import FeedSet, feed_sets
-from pipeline.lock import exclusive
-from pipeline.model import Changes, Email, LedgerSnapshot, OutputFile, Post
-from pipeline.output import remove_stale_temporaries, write_files
-from pipeline.postcache import from_json
+from pipeline.core.dates import rfc3339
+from pipeline.core.decide import Policy, decide, newest_first
+from pipeline.core.emails import Templates, plan_emails, render_email
+from pipeline.core.errors import OutputError, PostError
+from pipeline.core.feeds import render_feed_sets
+from pipeline.core.feedsets import FeedSet, feed_sets
+from pipeline.core.model import Changes, Email, LedgerSnapshot, OutputFile, Post
+from pipeline.core.posts.read import read_header, read_post
+from pipeline.core.settings import Config
+from pipeline.shell import quick as fastpath
+from pipeline.shell.files import remove_stale_temporaries, write_files
+from pipeline.shell.lock import exclusive
+from pipeline.shell.quick import Entry
+from pipeline.store import ledger, postindex
+from pipeline.store import rendered as postcache
+from pipeline.store.rendered import from_json
 
 logger = logging.getLogger(__name__)
 

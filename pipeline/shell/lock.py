@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.errors import LockHeld, OutputError
+from pipeline.core.errors import LockHeld, OutputError
 
 
 @contextmanager

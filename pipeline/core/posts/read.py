@@ -18,14 +18,20 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from pipeline.chrome import strip_chrome
-from pipeline.config import Config
-from pipeline.dates import DateError, parse_date
-from pipeline.disclosures import arrange_body
-from pipeline.errors import PostError
-from pipeline.markup import parse_blocks, to_uri
-from pipeline.metadata import as_names, as_text, clean_text, field, split_front_matter
-from pipeline.model import Post
+from pipeline.core.dates import DateError, parse_date
+from pipeline.core.errors import PostError
+from pipeline.core.model import Post
+from pipeline.core.posts.chrome import strip_chrome
+from pipeline.core.posts.disclosures import arrange_body
+from pipeline.core.posts.front_matter import (
+    as_names,
+    as_text,
+    clean_text,
+    field,
+    split_front_matter,
+)
+from pipeline.core.posts.markup import parse_blocks, to_uri
+from pipeline.core.settings import Config
 
 PUBLISHED_STATUSES = frozenset({"publish", "published"})
 NOT_POSTS = frozenset({"page", "attachment", "nav_menu_item", "revision"})

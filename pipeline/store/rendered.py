@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
-from pipeline.config import Config
-from pipeline.dates import rfc3339
-from pipeline.model import Disclosure, Post
+from pipeline.core.dates import rfc3339
+from pipeline.core.model import Disclosure, Post
+from pipeline.core.settings import Config
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 
 CONFIG_NAME = "newsletter.toml"
 
@@ -355,7 +355,7 @@ def parse_config(
 
 def default_template_dirs() -> list[Path]:
     """Where the shipped email templates are: inside the wheel, or the repository's."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # pipeline/
     return [package / "_templates" / "email", package.parent / "templates" / "email"]
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.build import find_posts
-from pipeline.checks import Finding, check_outputs, check_posts, config_findings
-from pipeline.config import CONFIG_NAME, Config, parse_config, read_config_file
-from pipeline.errors import ConfigError
+from pipeline.core.checks import Finding, check_outputs, check_posts, config_findings
+from pipeline.core.errors import ConfigError
+from pipeline.core.settings import CONFIG_NAME, Config, parse_config, read_config_file
+from pipeline.shell.build import find_posts
 
 
 @dataclass

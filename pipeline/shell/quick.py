@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline import __version__
-from pipeline.config import Config, default_template_dirs
+from pipeline.core.settings import Config, default_template_dirs
 
 
 class Entry(NamedTuple):

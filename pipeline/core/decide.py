@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pipeline.model import Changes, LedgerSnapshot, Post
+from pipeline.core.model import Changes, LedgerSnapshot, Post
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
 
-from pipeline.build import EMAIL_FOLDER, BuildOptions, render_posts, run_build
-from pipeline.checks import GMAIL_CLIP_BYTES, Finding, check_posts
-from pipeline.config import Config, default_template_dirs
-from pipeline.emails import Templates, render_email
-from pipeline.errors import PipelineError, PostError
-from pipeline.fastpath import scan
-from pipeline.model import Post
-from pipeline.output import confined
+from pipeline.core.checks import GMAIL_CLIP_BYTES, Finding, check_posts
+from pipeline.core.emails import Templates, render_email
+from pipeline.core.errors import PipelineError, PostError
+from pipeline.core.model import Post
+from pipeline.core.settings import Config, default_template_dirs
+from pipeline.shell.build import EMAIL_FOLDER, BuildOptions, render_posts, run_build
+from pipeline.shell.files import confined
+from pipeline.shell.quick import scan
 
 logger = logging.getLogger(__name__)
 

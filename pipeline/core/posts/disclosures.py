@@ -16,9 +16,9 @@ from fnmatch import fnmatch
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from pipeline.config import Config
-from pipeline.errors import PostError
-from pipeline.markup import (
+from pipeline.core.errors import PostError
+from pipeline.core.model import Disclosure
+from pipeline.core.posts.markup import (
     Block,
     add_rel,
     anchor_hrefs,
@@ -28,7 +28,7 @@ from pipeline.markup import (
     render_inline,
     sanitize,
 )
-from pipeline.model import Disclosure
+from pipeline.core.settings import Config
 
 AffiliateTest = Callable[[str], bool]
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.dates import rfc3339
-from pipeline.errors import OutputError
-from pipeline.model import Changes, LedgerEntry, LedgerSnapshot
+from pipeline.core.dates import rfc3339
+from pipeline.core.errors import OutputError
+from pipeline.core.model import Changes, LedgerEntry, LedgerSnapshot
 
 SCHEMA_VERSION = 1
 SCHEMA = """

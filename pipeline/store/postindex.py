@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from pipeline.config import Config
-from pipeline.dates import rfc3339
-from pipeline.model import Post
-from pipeline.postcache import cache_key, cache_path, from_json
+from pipeline.core.dates import rfc3339
+from pipeline.core.model import Post
+from pipeline.core.settings import Config
+from pipeline.store.rendered import cache_key, cache_path, from_json
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Row:
 
 
 def row_for(stat: str, post: Post) -> Row:
-    from pipeline.postcache import to_json
+    from pipeline.store.rendered import to_json
 
     return Row(stat, post, to_json(post))
 

@@ -29,13 +29,13 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup
 
-from pipeline.budget import largest_fitting
-from pipeline.config import Config, default_template_dirs
-from pipeline.content import make_excerpt
-from pipeline.dates import display_date, rfc3339
-from pipeline.errors import ConfigError
-from pipeline.markup import ensure_alt, html_to_text
-from pipeline.model import Email, Post
+from pipeline.core.budget import largest_fitting
+from pipeline.core.dates import display_date, rfc3339
+from pipeline.core.errors import ConfigError
+from pipeline.core.model import Email, Post
+from pipeline.core.posts.markup import ensure_alt, html_to_text
+from pipeline.core.posts.read import make_excerpt
+from pipeline.core.settings import Config, default_template_dirs
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlsplit
 
-from pipeline.markup import Block
+from pipeline.core.posts.markup import Block
 
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%B %d %Y")
 _RELATED = ("you might also like", "related posts", "related articles", "read next")

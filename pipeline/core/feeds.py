@@ -19,11 +19,11 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from pipeline import __version__
-from pipeline.budget import largest_fitting
-from pipeline.config import Config
-from pipeline.dates import rfc3339
-from pipeline.feedsets import FeedSet, Link, feed_sets, index_files
-from pipeline.model import OutputFile, Post
+from pipeline.core.budget import largest_fitting
+from pipeline.core.dates import rfc3339
+from pipeline.core.feedsets import FeedSet, Link, feed_sets, index_files
+from pipeline.core.model import OutputFile, Post
+from pipeline.core.settings import Config
 
 GENERATOR = "newsletter-pipeline"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

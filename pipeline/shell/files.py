@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from pipeline.errors import OutputError
-from pipeline.model import OutputFile
+from pipeline.core.errors import OutputError
+from pipeline.core.model import OutputFile
 
 logger = logging.getLogger(__name__)
 

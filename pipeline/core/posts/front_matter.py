@@ -17,7 +17,7 @@ import frontmatter
 import yaml
 from frontmatter.default_handlers import BaseHandler, JSONHandler, YAMLHandler
 
-from pipeline.errors import PostError
+from pipeline.core.errors import PostError
 
 # The first key present wins; WordPress-export names first, then Jekyll/Hugo/Pelican.
 FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from pipeline.build import BuildReport
-from pipeline.config import Config
-from pipeline.dates import rfc3339
+from pipeline.core.dates import rfc3339
+from pipeline.core.settings import Config
+from pipeline.shell.build import BuildReport
 
 Line = tuple[int, str]  # (logging level, message)
 

@@ -12,10 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline import ledger
-from pipeline.build import EMAIL_FOLDER, BuildOptions, BuildReport, run_build
-from pipeline.config import Config
-from pipeline.dates import rfc3339
+from pipeline.core.dates import rfc3339
+from pipeline.core.settings import Config
+from pipeline.shell.build import EMAIL_FOLDER, BuildOptions, BuildReport, run_build
+from pipeline.store import ledger
 
 
 def emails_on_disk(out_dir: Path) -> list[dict[str, object]]:

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.fastpath import ContentScan
+from pipeline.shell.quick import ContentScan
 
 _FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json"}
 _VALUES = ("--site", "--config", "--now")
@@ -50,9 +50,9 @@ def quick(argv: list[str]) -> ContentScan | bool:
     if options is None:
         return False
     try:
-        from pipeline.config import load_config
-        from pipeline.dates import parse_date
-        from pipeline.fastpath import scan_content, unchanged
+        from pipeline.core.dates import parse_date
+        from pipeline.core.settings import load_config
+        from pipeline.shell.quick import scan_content, unchanged
 
         site = Path(str(options.get("--site", ".")))
         config_file = options.get("--config")
@@ -76,7 +76,7 @@ def main() -> None:
     handed = quick(argv)
     if handed is True:
         sys.exit(0)
-    from pipeline.cli import cli
+    from pipeline.shell.cli import cli
 
     content = handed if isinstance(handed, ContentScan) else None
     cli.main(args=argv, prog_name="newsletter", obj={"content_scan": content})

@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 
 from lxml import etree
 
-from pipeline.config import Config
-from pipeline.content import read_post
-from pipeline.errors import PostError
-from pipeline.markup import parse_blocks
-from pipeline.metadata import clean_text, split_front_matter
-from pipeline.model import Post
+from pipeline.core.errors import PostError
+from pipeline.core.model import Post
+from pipeline.core.posts.front_matter import clean_text, split_front_matter
+from pipeline.core.posts.markup import parse_blocks
+from pipeline.core.posts.read import read_post
+from pipeline.core.settings import Config
 
 GMAIL_CLIP_BYTES = 102_000
 _IMG_TAG = re.compile(r"<img\b[^>]*>")

@@ -16,8 +16,8 @@ from importlib.resources import files
 
 from lxml import etree
 
-from pipeline.config import Config
-from pipeline.model import OutputFile, Post
+from pipeline.core.model import OutputFile, Post
+from pipeline.core.settings import Config
 
 INDEX_NAME = "feeds.opml"
 STYLESHEET_NAME = "feed.xsl"
