@@ -47,7 +47,7 @@ def make_config(**tables: dict[str, Any]) -> Config:
     raw = tomllib.loads(SITE_TOML)
     for table, values in tables.items():
         raw.setdefault(table, {}).update(values)
-    return parse_config(raw, Path("/nonexistent-site"))
+    return parse_config(raw)
 
 
 def post_text(body: str = "Hello there, this is the body.", **front: Any) -> str:

@@ -250,11 +250,11 @@ def test_preview_shows_the_next_email_and_reloads_on_every_change(preview_server
 
 
 def test_preview_of_one_post_renders_it_in_full(site: Site) -> None:
-    from pipeline.core.settings import load_config
     from pipeline.shell.preview import PreviewSource
+    from pipeline.shell.site import load_site
 
     site.post("a.md", "The **whole** body.", date="2026-05-30T00:00:00+00:00", slug="a", title="A")
-    source = PreviewSource(lambda: load_config(site.root), site.root, post="a")
+    source = PreviewSource(lambda: load_site(site.root), site.root, post="a")
     shown = source.render()
     assert shown.errors == () and "<strong>whole</strong>" in shown.html
     assert "The whole body." in shown.text

@@ -12,6 +12,7 @@ import feedparser
 
 from pipeline.core.settings import parse_config
 from pipeline.shell.lock import exclusive
+from pipeline.shell.site import site_of
 from tests.conftest import SITE_TOML, Site
 
 
@@ -224,8 +225,7 @@ def _hold_lock(
 
 def test_second_build_exits_75_while_another_holds_the_lock(site: Site) -> None:
     site.post("a.md", date="2026-05-30T00:00:00+00:00", slug="a")
-    config = parse_config(__import__("tomllib").loads(SITE_TOML), site.root)
-    lock = config.state_path.with_name(config.state_path.name + ".lock")
+    lock = site_of(parse_config(__import__("tomllib").loads(SITE_TOML)), site.root).lock_path
     ctx = multiprocessing.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()
     holder = ctx.Process(target=_hold_lock, args=(str(lock), ready, release))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from urllib.parse import urljoin
 
 import yaml
@@ -15,16 +16,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from pipeline.core.emails import Templates, render_email
+from pipeline.core.emails import render_email
 from pipeline.core.errors import PostError
-from pipeline.core.feeds import render_feeds
+from pipeline.core.feeds import render_feed_sets
+from pipeline.core.feedsets import feed_sets
 from pipeline.core.posts.read import PLAIN_URL, _checked_url, read_post
-from pipeline.core.settings import default_template_dirs
+from pipeline.shell.files import stylesheet
+from pipeline.shell.templates import load_templates
 from tests.conftest import make_config
 from tests.test_hostile_input import executable_markup
 
 CONFIG = make_config()
-TEMPLATES = Templates(tuple(str(d) for d in default_template_dirs() if d.is_dir()))
+TEMPLATES = load_templates(Path("/nonexistent-site/templates/email"))
 
 nasty_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
 html_bits = st.sampled_from(
@@ -125,7 +128,7 @@ def test_any_post_is_built_safely_or_rejected_with_a_reason(  # type: ignore[no-
     if disclosure:
         assert any(d.text == f"⚕️ Medical disclosure: {disclosure}." for d in post.disclosures)
         assert f"<strong>Medical disclosure:</strong> {disclosure}." in post.html
-    for output in render_feeds([post], CONFIG):
+    for output in render_feed_sets(feed_sets([post], CONFIG), CONFIG, stylesheet(CONFIG)):
         if output.path.endswith(".json"):
             item = json.loads(output.data)["items"][0]
             assert executable_markup(item.get("content_html", "")) == []

@@ -21,8 +21,7 @@ from datetime import UTC
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
-from functools import cache
-from pathlib import Path
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,19 +34,20 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.model import Email, Post
 from pipeline.core.posts.markup import ensure_alt, html_to_text
 from pipeline.core.posts.read import make_excerpt
-from pipeline.core.settings import Config, default_template_dirs
+from pipeline.core.settings import Config
 
 logger = logging.getLogger(__name__)
 
+EMAIL_FOLDER = "email"  # out/email/<email-id>/
 PREHEADER_LENGTH = 140
 MAX_SUBJECT = 200  # inboxes show ~60 characters; a runaway title must not fill the header
 SHORT_EXCERPT = 160  # excerpt length when a digest must shrink to fit its budget
 
 
-@cache
-def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
+@lru_cache(maxsize=8)
+def _environment(sources: tuple[tuple[str, str], ...]) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(list(search_path)),
+        loader=jinja2.DictLoader(dict(sources)),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -58,23 +58,17 @@ def _environment(search_path: tuple[str, ...]) -> jinja2.Environment:
 
 @dataclass(frozen=True)
 class Templates:
-    """The email templates of a site: its own folder first, then the shipped ones."""
+    """The email templates of a site as text, by file name (the site's own first,
+    then the shipped ones: the shell reads them); `looked_in` names the folders."""
 
-    search_path: tuple[str, ...]
-
-    @classmethod
-    def for_site(cls, template_dir: Path) -> Templates:
-        dirs = [template_dir, *default_template_dirs()]
-        return cls(tuple(str(d) for d in dirs if d.is_dir()))
+    sources: tuple[tuple[str, str], ...]
+    looked_in: tuple[str, ...] = ()
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         try:
-            return _environment(self.search_path).get_template(name).render(context)
+            return _environment(self.sources).get_template(name).render(context)
         except jinja2.TemplateNotFound:
-            raise ConfigError(
-                f"email template {name} not found (looked in {', '.join(self.search_path)})",
-                "restore it from the repository's templates/email/",
-            ) from None
+            raise self._missing("email template", name) from None
         except jinja2.UndefinedError as exc:
             raise ConfigError(
                 f"email template {name}: {exc.message}",
@@ -87,15 +81,16 @@ class Templates:
             ) from None
 
     def source(self, name: str) -> str:
-        environment = _environment(self.search_path)
-        try:
-            text, _filename, _uptodate = environment.loader.get_source(environment, name)  # type: ignore[union-attr]
-        except jinja2.TemplateNotFound:
-            raise ConfigError(
-                f"email file {name} not found (looked in {', '.join(self.search_path)})",
-                "restore it from the repository's templates/email/",
-            ) from None
-        return str(text)
+        for file_name, text in self.sources:
+            if file_name == name:
+                return text
+        raise self._missing("email file", name)
+
+    def _missing(self, what: str, name: str) -> ConfigError:
+        return ConfigError(
+            f"{what} {name} not found (looked in {', '.join(self.looked_in)})",
+            "restore it from the repository's templates/email/",
+        )
 
 
 def one_line(text: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
@@ -21,7 +21,7 @@ from lxml import etree
 from pipeline import __version__
 from pipeline.core.budget import largest_fitting
 from pipeline.core.dates import rfc3339
-from pipeline.core.feedsets import FeedSet, Link, feed_sets, index_files
+from pipeline.core.feedsets import FeedSet, Link, index_files
 from pipeline.core.model import OutputFile, Post
 from pipeline.core.settings import Config
 
@@ -38,22 +38,15 @@ _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 Render = Callable[[Sequence[Post], int], bytes]  # (posts, how many carry full content)
 
 
-def render_feeds(
-    live: Sequence[Post],
-    config: Config,
-    touched: Callable[[FeedSet], bool] | None = None,
-    names: Mapping[str, Collection[str]] | None = None,
-) -> list[OutputFile]:
-    """The feed files of the site, the feed index and the stylesheet. With `touched`,
-    a category or tag feed it declines is left out (it is up to date on disk).
-    `live` and `names` as `feed_sets` takes them."""
-    return render_feed_sets(feed_sets(live, config, names), config, touched)
-
-
 def render_feed_sets(
-    sets: Sequence[FeedSet], config: Config, touched: Callable[[FeedSet], bool] | None = None
+    sets: Sequence[FeedSet],
+    config: Config,
+    stylesheet: bytes,
+    touched: Callable[[FeedSet], bool] | None = None,
 ) -> list[OutputFile]:
-    """`render_feeds` for feed sets already made (the build makes them once)."""
+    """The feed files of these feeds (`feed_sets`), the feed index and the stylesheet.
+    With `touched`, a category or tag feed it declines is left out (it is up to date
+    on disk)."""
     files: list[OutputFile] = []
     budget = config.feed.max_bytes
     for feed in sets:
@@ -67,7 +60,7 @@ def render_feed_sets(
         files.append(OutputFile(feed.path("atom.xml"), fit(posts, _atom(feed), budget)))
         if feed.folder == "":
             files.append(OutputFile(feed.path("feed.json"), fit(posts, _json(feed), budget)))
-    return files + index_files(sets, config)
+    return files + index_files(sets, config, stylesheet)
 
 
 def fit(posts: Sequence[Post], render: Render, budget: int) -> bytes:

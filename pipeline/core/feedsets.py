@@ -12,7 +12,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 
 from lxml import etree
 
@@ -182,8 +181,9 @@ def _outline(parent: etree._Element, feed: FeedSet, title: str) -> None:
     )
 
 
-def index_files(sets: Sequence[FeedSet], config: Config) -> list[OutputFile]:
-    """feeds.opml (every feed once, importable by any reader) and the stylesheet."""
+def index_files(sets: Sequence[FeedSet], config: Config, stylesheet: bytes) -> list[OutputFile]:
+    """feeds.opml (every feed once, importable by any reader) and the stylesheet
+    (its bytes are the shell's to read)."""
     opml = etree.Element("opml", version="2.0")
     head = etree.SubElement(opml, "head")
     etree.SubElement(head, "title").text = f"{config.site.title}: all feeds"
@@ -201,6 +201,5 @@ def index_files(sets: Sequence[FeedSet], config: Config) -> list[OutputFile]:
     data = etree.tostring(opml, xml_declaration=True, encoding="UTF-8") + b"\n"
     result = [OutputFile(INDEX_NAME, data)]
     if config.feed.stylesheet:
-        stylesheet = files("pipeline").joinpath(STYLESHEET_NAME).read_bytes()
         result.append(OutputFile(STYLESHEET_NAME, stylesheet))
     return result

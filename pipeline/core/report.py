@@ -1,18 +1,81 @@
-"""Pure: a build report -> the lines a person (or cron's mail) reads."""
+"""Pure: what a build did, as the lines a person (or cron's mail) reads and as the
+`--json` summary a machine reads."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.settings import Config
-from pipeline.shell.build import BuildReport
+from pipeline.core.emails import EMAIL_FOLDER
+from pipeline.core.errors import PostError
+from pipeline.core.model import Changes, Email, Post
 
 Line = tuple[int, str]  # (logging level, message)
 
 
-def describe(report: BuildReport, config: Config) -> Iterator[Line]:
+@dataclass
+class BuildReport:
+    """What a build did, for people (log lines) and machines (--json)."""
+
+    changes: Changes | None = None
+    posts: list[Post] = field(default_factory=list)  # every post read, published or not
+    rejected: list[PostError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    emails: list[Email] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    dry_run: bool = False
+    in_feeds: int = 0  # published posts in the feeds (not only those this build read)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.rejected else 0
+
+    def summary(self) -> dict[str, object]:
+        changes = self.changes
+
+        def ids(posts: Iterable[Post]) -> list[str]:
+            return [post.identity for post in posts]
+
+        return {
+            "dry_run": self.dry_run,
+            "first_build": changes.first_build if changes else None,
+            "new": ids(changes.new) if changes else [],
+            "modified": ids(changes.modified) if changes else [],
+            "recorded_only": ids(changes.recorded_only) if changes else [],
+            "edited_quietly": ids(changes.edited_quietly) if changes else [],
+            "removed": list(changes.removed) if changes else [],
+            "scheduled": [
+                {"identity": p.identity, "published_at": rfc3339(p.published)}
+                for p in (changes.scheduled if changes else ())
+            ],
+            "held": ids(changes.held) if changes else [],
+            "in_feeds": self.in_feeds,
+            "emails": [
+                {
+                    "email_id": email.email_id,
+                    "folder": f"{EMAIL_FOLDER}/{email.email_id}/",
+                    "subject": email.subject,
+                    "new": list(email.new),
+                    "updated": list(email.updated),
+                }
+                for email in self.emails
+            ],
+            "adopted_emails": self.adopted,
+            "files_written": self.written,
+            "files_unchanged": self.unchanged,
+            "rejected": [
+                {"file": e.source, "line": e.line, "message": e.message, "hint": e.hint}
+                for e in self.rejected
+            ],
+            "warnings": self.warnings,
+        }
+
+
+def describe(report: BuildReport, settle_minutes: int, out_dir: str) -> Iterator[Line]:
     """Errors and warnings first (what `-q` keeps for cron), then what happened."""
     for error in report.rejected:
         yield logging.ERROR, f"{error}\n  (post skipped; the others were built)"
@@ -39,15 +102,15 @@ def describe(report: BuildReport, config: Config) -> Iterator[Line]:
     for post in changes.scheduled:
         yield logging.INFO, f"scheduled: {post.source} at {rfc3339(post.published)}"
     for post in changes.held:
-        yield logging.INFO, f"held: {post.source} changed less than {config.settle_minutes} min ago"
+        yield logging.INFO, f"held: {post.source} changed less than {settle_minutes} min ago"
     verb = "would write" if report.dry_run else "wrote"
     for email in report.emails:
         yield (
             logging.INFO,
-            f"email: {verb} {config.out_dir}/email/{email.email_id}/ ({email.subject})",
+            f"email: {verb} {out_dir}/email/{email.email_id}/ ({email.subject})",
         )
     if report.dry_run:
         yield logging.INFO, "dry run: nothing written"
     else:
         written, unchanged = len(report.written), report.unchanged
-        yield logging.INFO, f"{written} file(s) written, {unchanged} unchanged in {config.out_dir}"
+        yield logging.INFO, f"{written} file(s) written, {unchanged} unchanged in {out_dir}"

@@ -1,16 +1,18 @@
-"""newsletter.toml -> Config (frozen).
+"""newsletter.toml's tables -> Config (frozen), each key declared once.
 
-Every problem in the file is collected and reported at once, each naming the table
-and key and saying what to write instead, then one `ConfigError` (exit 2).
+A key is a dataclass field made by `setting()`: its type, default, check, the help
+text the README's settings table shows (a test holds the two equal) and, where the
+value is not used as written, a conversion. `parse_config` validates the whole
+file, reporting every problem at once (table, key, what to write instead), then
+raises one `ConfigError` (exit 2). Pure: the shell reads the file and resolves
+the `[paths]` against the site folder.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from datetime import tzinfo
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,79 +21,10 @@ from pipeline.core.errors import ConfigError
 
 CONFIG_NAME = "newsletter.toml"
 
-DEFAULT_AFFILIATE_HOSTS = (
-    "amzn.to",
-    "amazon.*?tag",  # an Amazon store link carrying an associate tag
-    "checkout-ds24.com",
-    "digistore24.com",
-)
-DEFAULT_AFFILIATE_DISCLOSURE = (
-    "🔗 **Affiliate disclosure:** Some links in this post are affiliate links. "
-    "If you buy through them, I may earn a small commission at no extra cost to you."
-)
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    title: str
-    url: str  # always ends with "/"
-    description: str
-    language: str
-    author: str
-    timezone: tzinfo | None  # None: naive times are read as UTC (and `check` says so)
-    permalink: str  # "{site_url}{slug}/"; also {year} {month} {day}
-
-
-@dataclass(frozen=True)
-class FeedConfig:
-    base_url: str  # where out/ is served, ends with "/"; the feeds' self links start here
-    limit: int
-    entry_id: str  # "wordpress" or a pattern with {site_url} {id} {identity} {url} {uuid}
-    category_feeds: bool
-    tag_feeds: bool
-    max_bytes: int  # per feed file; beyond it the oldest entries lose their content, then go
-    websub_hub: str  # a WebSub hub to advertise, or ""
-    stylesheet: bool  # reference feed.xsl so a browser shows a readable page
-
-
-@dataclass(frozen=True)
-class EmailConfig:
-    enabled: bool
-    mode: str  # "digest" or "per-post"
-    from_address: str
-    to_address: str
-    reply_to: str
-    unsubscribe_url: str
-    unsubscribe_mailto: str
-    postal_address: str
-    updated_section: bool
-    max_age_days: int
-    subject_one: str
-    subject_many: str
-    max_bytes: int  # HTML size budget; Gmail clips messages above about 102 KB
-
-
-@dataclass(frozen=True)
-class Config:
-    site: SiteConfig
-    feed: FeedConfig
-    email: EmailConfig
-    affiliate_hosts: tuple[str, ...]
-    affiliate_disclosure: str
-    excerpt_length: int
-    settle_minutes: int
-    max_post_bytes: int  # a larger post file is refused (a runaway export, an attack)
-    content_dir: Path
-    out_dir: Path
-    state_path: Path
-    template_dir: Path  # the site's own templates/email, may not exist
-    config_file: Path | None = None  # the newsletter.toml this came from
-
-
 Check = Callable[[Any], str | None]  # returns a problem, or None when the value is fine
 
 
-def _is(kind: type | tuple[type, ...], what: str) -> Check:
+def _is(kind: type, what: str) -> Check:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) and kind is not bool:
             return f"must be {what}, not true/false"
@@ -100,7 +33,7 @@ def _is(kind: type | tuple[type, ...], what: str) -> Check:
     return check
 
 
-def _positive_int(value: Any) -> str | None:
+def _whole_number(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return "must be a whole number, 0 or more"
     return None
@@ -122,73 +55,226 @@ def _one_of(*choices: str) -> Check:
     return check
 
 
-def _str_list(value: Any) -> str | None:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+def _text_list(value: Any) -> str | None:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         return 'must be a list of text values, e.g. ["amzn.to"]'
     return None
 
 
-_TEXT = _is(str, "a text value")
-_BOOL = _is(bool, "true or false")
+def _time_zone(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "must be a text value"
+    if value:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            return f'unknown time zone {value!r}; use an IANA name such as "Europe/London" or "UTC"'
+    return None
 
-# table -> key -> (default, check)
-SCHEMA: dict[str, dict[str, tuple[Any, Check]]] = {
-    "site": {
-        "title": ("", _TEXT),
-        "url": ("", _http_url),
-        "description": ("", _TEXT),
-        "language": ("en", _TEXT),
-        "author": ("", _TEXT),
-        "timezone": ("", _TEXT),
-        "permalink": ("{site_url}{slug}/", _TEXT),
-    },
-    "paths": {
-        "content": ("content", _TEXT),
-        "out": ("out", _TEXT),
-        "state": (".newsletter/ledger.sqlite", _TEXT),
-        "templates": ("templates/email", _TEXT),
-    },
-    "feed": {
-        "base_url": ("", _http_url),
-        "limit": (20, _positive_int),
-        "entry_id": ("wordpress", _TEXT),
-        "category_feeds": (True, _BOOL),
-        "tag_feeds": (False, _BOOL),
-        "max_bytes": (512_000, _positive_int),
-        "websub_hub": ("", _http_url),
-        "stylesheet": (True, _BOOL),
-    },
-    "email": {
-        "enabled": (True, _BOOL),
-        "mode": ("digest", _one_of("digest", "per-post")),
-        "from": ("", _TEXT),
-        "to": ("", _TEXT),
-        "reply_to": ("", _TEXT),
-        "unsubscribe_url": ("", _http_url),
-        "unsubscribe_mailto": ("", _TEXT),
-        "postal_address": ("", _TEXT),
-        "updated_section": (True, _BOOL),
-        "max_age_days": (30, _positive_int),
-        "subject_one": ("{title}", _TEXT),
-        "subject_many": ("{site}: {title} and {more} more", _TEXT),
-        "max_bytes": (100_000, _positive_int),
-    },
-    "affiliate": {
-        "hosts": (list(DEFAULT_AFFILIATE_HOSTS), _str_list),
-        "default_disclosure": (DEFAULT_AFFILIATE_DISCLOSURE, _TEXT),
-    },
-    "build": {
-        "excerpt_length": (300, _positive_int),
-        "settle_minutes": (0, _positive_int),
-        "max_post_bytes": (2_000_000, _positive_int),
-    },
+
+def _zone(value: str) -> tzinfo | None:
+    return ZoneInfo(value) if value else None
+
+
+TEXT = _is(str, "a text value")
+BOOL = _is(bool, "true or false")
+
+
+def setting(
+    default: Any,
+    check: Check,
+    help: str,  # noqa: A002 (the README's word for it)
+    *,
+    toml: str = "",
+    shown: str = "",
+    convert: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Declare one key: `toml` is its name in the file when it differs from the
+    field's, `shown` the README's default column when it is not the TOML literal."""
+    metadata = {"check": check, "help": help, "toml": toml, "shown": shown, "convert": convert}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = setting("", TEXT, "the blog's name", shown="required")
+    url: str = setting(
+        "", _http_url, "its home page; post URLs and WordPress ids start here", shown="required"
+    )
+    description: str = setting("", TEXT, "feed description", shown="the title")
+    language: str = setting("en", TEXT, "feed and email language")
+    author: str = setting("", TEXT, "author when a post names none", shown="the title")
+    timezone: tzinfo | None = setting(
+        "",
+        _time_zone,
+        "IANA zone for dates written without an offset",
+        shown="UTC",
+        convert=_zone,  # None: naive times are read as UTC (and `check` says so)
+    )
+    permalink: str = setting(
+        "{site_url}{slug}/",
+        TEXT,
+        "URL of a post without `url:`; also `{year}` `{month}` `{day}`",
+    )
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """As written in the file: the shell resolves them against the site folder."""
+
+    content: str = setting("content", TEXT, "the posts: `*.md` and `*.markdown`, any depth")
+    out: str = setting("out", TEXT, "where feeds and emails are written")
+    state: str = setting(
+        ".newsletter/ledger.sqlite",
+        TEXT,
+        "the ledger (its lock file and `cache.sqlite`, the disposable post index and "
+        "rendered-post cache, sit beside it)",
+    )
+    templates: str = setting("templates/email", TEXT, "the site's own email templates, if any")
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    base_url: str = setting(
+        "",
+        _http_url,
+        "where `out/` is served (the feeds' self links)",
+        shown="the site URL",
+    )
+    limit: int = setting(20, _whole_number, "entries per feed")
+    entry_id: str = setting(
+        "wordpress",
+        TEXT,
+        "`<site url>?p=<id>` for numeric ids, else the post URL identity or a stable "
+        "`urn:uuid:`; or a pattern with `{site_url}` `{id}` `{identity}` `{url}` `{uuid}`",
+    )
+    category_feeds: bool = setting(True, BOOL, "a feed per category under `out/category/<slug>/`")
+    tag_feeds: bool = setting(False, BOOL, "a feed per tag under `out/tag/<slug>/`")
+    max_bytes: int = setting(
+        512_000,
+        _whole_number,
+        "byte budget per feed file: beyond it the oldest entries lose their content "
+        "(summary only), then drop out; `0` is no limit",
+    )
+    websub_hub: str = setting(
+        "",
+        _http_url,
+        'a WebSub hub to advertise (`rel="hub"`, JSON Feed `hubs`)',
+        shown="none",
+    )
+    stylesheet: bool = setting(
+        True,
+        BOOL,
+        "write `feed.xsl` and reference it, so a browser shows a readable page instead of raw XML",
+    )
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    enabled: bool = setting(True, BOOL, "write emails at all")
+    mode: str = setting(
+        "digest",
+        _one_of("digest", "per-post"),
+        '`"digest"` (one email per build) or `"per-post"`',
+    )
+    from_address: str = setting("", TEXT, "the sender", toml="from", shown="required")
+    to_address: str = setting("", TEXT, "the list address", toml="to", shown="required")
+    reply_to: str = setting("", TEXT, "Reply-To", shown="none")
+    unsubscribe_url: str = setting(
+        "", _http_url, "one-click unsubscribe page (https)", shown="required"
+    )
+    unsubscribe_mailto: str = setting(
+        "", TEXT, "`mailto:` unsubscribe address, also in List-Unsubscribe", shown="none"
+    )
+    postal_address: str = setting("", TEXT, "shown in every footer (CAN-SPAM)", shown="required")
+    updated_section: bool = setting(True, BOOL, 'include modified posts ("Updated") in the digest')
+    max_age_days: int = setting(30, _whole_number, "new posts older than this are not emailed")
+    subject_one: str = setting("{title}", TEXT, "subject for one post")
+    subject_many: str = setting(
+        "{site}: {title} and {more} more", TEXT, "subject for several; also `{count}`"
+    )
+    max_bytes: int = setting(
+        100_000,
+        _whole_number,
+        "HTML budget (Gmail clips above about 102 KB): beyond it excerpts are shortened, "
+        "then the last posts become a list of links; disclosures are never shortened",
+    )
+
+
+DEFAULT_AFFILIATE_HOSTS = (
+    "amzn.to",
+    "amazon.*?tag",  # an Amazon store link carrying an associate tag
+    "checkout-ds24.com",
+    "digistore24.com",
+)
+DEFAULT_AFFILIATE_DISCLOSURE = (
+    "🔗 **Affiliate disclosure:** Some links in this post are affiliate links. "
+    "If you buy through them, I may earn a small commission at no extra cost to you."
+)
+
+
+@dataclass(frozen=True)
+class AffiliateConfig:
+    hosts: tuple[str, ...] = setting(
+        DEFAULT_AFFILIATE_HOSTS,
+        _text_list,
+        "affiliate link patterns: a host (subdomains match, `*` is one label), `?param` "
+        "requires that query parameter",
+        shown=", ".join(f"`{host}`" for host in DEFAULT_AFFILIATE_HOSTS),
+        convert=tuple,
+    )
+    default_disclosure: str = setting(
+        DEFAULT_AFFILIATE_DISCLOSURE,
+        TEXT,
+        "added, with a warning, to posts with affiliate links and no disclosure of their own",
+        shown="a short affiliate disclosure",
+    )
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    excerpt_length: int = setting(300, _whole_number, "length of an excerpt made from the body")
+    settle_minutes: int = setting(
+        0,
+        _whole_number,
+        "leave posts changed more recently than this for the next run",
+        shown="`0` (off)",
+    )
+    max_post_bytes: int = setting(
+        2_000_000, _whole_number, "a larger post file is refused with a message"
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file, one dataclass per table."""
+
+    site: SiteConfig
+    paths: PathsConfig
+    feed: FeedConfig
+    email: EmailConfig
+    affiliate: AffiliateConfig
+    build: BuildConfig
+
+
+TABLES: dict[str, type[Any]] = {
+    "site": SiteConfig,
+    "paths": PathsConfig,
+    "feed": FeedConfig,
+    "email": EmailConfig,
+    "affiliate": AffiliateConfig,
+    "build": BuildConfig,
 }
-
-REQUIRED = {
+REQUIRED = (("site", "title"), ("site", "url"))
+REQUIRED_FOR_EMAIL = (
+    ("email", "from"),
+    ("email", "to"),
+    ("email", "unsubscribe_url"),
+    ("email", "postal_address"),
+)
+HINTS = {
     ("site", "title"): 'the blog\'s name, e.g. title = "Driftly"',
     ("site", "url"): 'the blog\'s home page, e.g. url = "https://driftly.blog/"',
-}
-REQUIRED_FOR_EMAIL = {
     ("email", "from"): 'the sender, e.g. from = "Driftly <hello@driftly.blog>"',
     ("email", "to"): 'the list address, e.g. to = "readers@lists.driftly.blog"',
     ("email", "unsubscribe_url"): "the one-click unsubscribe page (https), required by Gmail "
@@ -197,177 +283,150 @@ REQUIRED_FOR_EMAIL = {
 }
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The TOML file as a dict; a missing or broken file is a ConfigError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no configuration file here",
-            f"create {CONFIG_NAME} in the site folder (see README), or pass --site/--config",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{path}: cannot read it ({exc})", "check the file's permissions"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})", "fix the line it names") from None
+@dataclass(frozen=True)
+class Key:
+    """One declared key, as the parser and the README see it."""
+
+    table: str
+    name: str  # in the file
+    attribute: str  # in the dataclass
+    default: Any
+    check: Check
+    help: str
+    shown: str
+    convert: Callable[[Any], Any] | None
+
+    @property
+    def shown_default(self) -> str:
+        """The README's default column: `shown`, else the default as TOML writes it."""
+        if self.shown:
+            return self.shown
+        value = self.default
+        if isinstance(value, bool):
+            return f"`{str(value).lower()}`"
+        if isinstance(value, str):
+            return f'`"{value}"`'
+        return f"`{value}`"
 
 
-def parse_config(
-    raw: Mapping[str, Any],
-    site_dir: Path,
-    origin: str = CONFIG_NAME,
-    path_overrides: Mapping[str, Path | None] | None = None,
-    config_file: Path | None = None,
-) -> Config:
+def _key(table: str, declared: Field[Any]) -> Key:
+    meta = declared.metadata
+    default = declared.default if declared.default is not MISSING else None
+    return Key(
+        table,
+        meta["toml"] or declared.name,
+        declared.name,
+        default,
+        meta["check"],
+        meta["help"],
+        meta["shown"],
+        meta["convert"],
+    )
+
+
+def keys() -> Iterator[Key]:
+    """Every key, in the order of the tables and their fields."""
+    for table, kind in TABLES.items():
+        for declared in fields(kind):
+            yield _key(table, declared)
+
+
+def parse_config(raw: Mapping[str, Any], origin: str = CONFIG_NAME) -> Config:
     """Validate the whole file, then build the Config or raise one ConfigError."""
     problems: list[str] = []
-    values: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, Any]] = {table: {} for table in TABLES}
     for table in raw:
-        if table not in SCHEMA:
-            problems.append(f"[{table}]: unknown table (known: {', '.join(SCHEMA)})")
-    for table, keys in SCHEMA.items():
+        if table not in TABLES:
+            problems.append(f"[{table}]: unknown table (known: {', '.join(TABLES)})")
+    declared: dict[str, list[Key]] = {table: [] for table in TABLES}
+    for key in keys():
+        declared[key.table].append(key)
+    for table, table_keys in declared.items():
         given = raw.get(table, {})
         if not isinstance(given, dict):
             problems.append(f"{table}: must be a table, [{table}]")
             given = {}
-        for key in given:
-            if key not in keys:
-                problems.append(f"[{table}] {key}: unknown key (known: {', '.join(keys)})")
-        values[table] = {}
-        for key, (default, check) in keys.items():
-            value = given.get(key, default)
-            problem = check(value)
+        names = [key.name for key in table_keys]
+        for name in given:
+            if name not in names:
+                problems.append(f"[{table}] {name}: unknown key (known: {', '.join(names)})")
+        for key in table_keys:
+            value = given.get(key.name, key.default)
+            problem = key.check(value)
             if problem:
-                problems.append(f"[{table}] {key}: {problem}")
-                value = default
-            values[table][key] = value
+                problems.append(f"[{table}] {key.name}: {problem}")
+                value = key.default
+            values[table][key.name] = value
 
-    required = dict(REQUIRED)
-    if values["email"]["enabled"]:
-        required.update(REQUIRED_FOR_EMAIL)
-    for (table, key), hint in required.items():
-        if not values[table][key]:
-            problems.append(f"[{table}] {key}: missing; set {hint}")
-
-    timezone: tzinfo | None = None
-    if values["site"]["timezone"]:
-        try:
-            timezone = ZoneInfo(values["site"]["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(
-                f"[site] timezone: unknown time zone {values['site']['timezone']!r}; "
-                'use an IANA name such as "Europe/London" or "UTC"'
-            )
-    for key in ("permalink",):
-        pattern = values["site"][key]
-        try:
-            pattern.format(site_url="", slug="", year="", month="", day="")
-        except (KeyError, IndexError, ValueError) as exc:
-            problems.append(
-                f"[site] {key}: bad pattern {pattern!r} ({exc}); "
-                "use {site_url} {slug} {year} {month} {day}"
-            )
-    entry_id = values["feed"]["entry_id"]
-    if entry_id != "wordpress":
-        try:
-            entry_id.format(site_url="", id="", identity="", url="", uuid="")
-        except (KeyError, IndexError, ValueError) as exc:
-            problems.append(
-                f'[feed] entry_id: bad pattern {entry_id!r} ({exc}); use "wordpress" or '
-                "a pattern with {site_url} {id} {identity} {url} {uuid}"
-            )
-    for key in ("subject_one", "subject_many"):
-        try:
-            values["email"][key].format(site="", title="", more=0, count=0)
-        except (KeyError, IndexError, ValueError) as exc:
-            problems.append(
-                f"[email] {key}: bad pattern ({exc}); use {{site}} {{title}} {{more}} {{count}}"
-            )
-    mailto = values["email"]["unsubscribe_mailto"]
-    if mailto and not mailto.startswith("mailto:"):
-        problems.append(f"[email] unsubscribe_mailto: must start with mailto:, got {mailto!r}")
+    required = REQUIRED + (REQUIRED_FOR_EMAIL if values["email"]["enabled"] else ())
+    for table, name in required:
+        if not values[table][name]:
+            problems.append(f"[{table}] {name}: missing; set {HINTS[table, name]}")
+    problems.extend(_pattern_problems(values))
     if problems:
         raise ConfigError(
             f"{origin}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems),
             "fix each key named above; README lists every setting",
         )
+    tables = {
+        table: TABLES[table](
+            **{
+                key.attribute: key.convert(values[table][key.name])
+                if key.convert
+                else values[table][key.name]
+                for key in declared[table]
+            }
+        )
+        for table in TABLES
+    }
+    return _derived(Config(**tables))
 
-    site = values["site"]
-    url = _with_slash(site["url"])
-    overrides = path_overrides or {}
 
-    def path_of(key: str) -> Path:
-        override = overrides.get(key)
-        return override if override is not None else site_dir / values["paths"][key]
+def _pattern_problems(values: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
+    """The keys whose text is a pattern: each placeholder must be one we fill in."""
+    pattern = values["site"]["permalink"]
+    try:
+        pattern.format(site_url="", slug="", year="", month="", day="")
+    except (KeyError, IndexError, ValueError) as exc:
+        yield (
+            f"[site] permalink: bad pattern {pattern!r} ({exc}); "
+            "use {site_url} {slug} {year} {month} {day}"
+        )
+    entry_id = values["feed"]["entry_id"]
+    if entry_id != "wordpress":
+        try:
+            entry_id.format(site_url="", id="", identity="", url="", uuid="")
+        except (KeyError, IndexError, ValueError) as exc:
+            yield (
+                f'[feed] entry_id: bad pattern {entry_id!r} ({exc}); use "wordpress" or '
+                "a pattern with {site_url} {id} {identity} {url} {uuid}"
+            )
+    for name in ("subject_one", "subject_many"):
+        try:
+            values["email"][name].format(site="", title="", more=0, count=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            yield f"[email] {name}: bad pattern ({exc}); use {{site}} {{title}} {{more}} {{count}}"
+    mailto = values["email"]["unsubscribe_mailto"]
+    if mailto and not mailto.startswith("mailto:"):
+        yield f"[email] unsubscribe_mailto: must start with mailto:, got {mailto!r}"
 
-    email = values["email"]
-    return Config(
-        site=SiteConfig(
-            title=site["title"],
+
+def _derived(config: Config) -> Config:
+    """The values that default to others: URLs end with "/", the description and
+    author default to the title, the feeds' base URL to the site's."""
+    site = config.site
+    url = _with_slash(site.url)
+    return replace(
+        config,
+        site=replace(
+            site,
             url=url,
-            description=site["description"] or site["title"],
-            language=site["language"],
-            author=site["author"] or site["title"],
-            timezone=timezone,
-            permalink=site["permalink"],
+            description=site.description or site.title,
+            author=site.author or site.title,
         ),
-        feed=FeedConfig(
-            base_url=_with_slash(values["feed"]["base_url"] or url),
-            limit=values["feed"]["limit"],
-            entry_id=entry_id,
-            category_feeds=values["feed"]["category_feeds"],
-            tag_feeds=values["feed"]["tag_feeds"],
-            max_bytes=values["feed"]["max_bytes"],
-            websub_hub=values["feed"]["websub_hub"],
-            stylesheet=values["feed"]["stylesheet"],
-        ),
-        email=EmailConfig(
-            enabled=email["enabled"],
-            mode=email["mode"],
-            from_address=email["from"],
-            to_address=email["to"],
-            reply_to=email["reply_to"],
-            unsubscribe_url=email["unsubscribe_url"],
-            unsubscribe_mailto=email["unsubscribe_mailto"],
-            postal_address=email["postal_address"],
-            updated_section=email["updated_section"],
-            max_age_days=email["max_age_days"],
-            subject_one=email["subject_one"],
-            subject_many=email["subject_many"],
-            max_bytes=email["max_bytes"],
-        ),
-        affiliate_hosts=tuple(values["affiliate"]["hosts"]),
-        affiliate_disclosure=values["affiliate"]["default_disclosure"],
-        excerpt_length=values["build"]["excerpt_length"],
-        settle_minutes=values["build"]["settle_minutes"],
-        max_post_bytes=values["build"]["max_post_bytes"],
-        content_dir=path_of("content"),
-        out_dir=path_of("out"),
-        state_path=path_of("state"),
-        template_dir=path_of("templates"),
-        config_file=config_file,
+        feed=replace(config.feed, base_url=_with_slash(config.feed.base_url or url)),
     )
-
-
-def default_template_dirs() -> list[Path]:
-    """Where the shipped email templates are: inside the wheel, or the repository's."""
-    package = Path(__file__).resolve().parent.parent  # pipeline/
-    return [package / "_templates" / "email", package.parent / "templates" / "email"]
 
 
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
-
-
-def load_config(
-    site_dir: Path,
-    config_path: Path | None = None,
-    path_overrides: Mapping[str, Path | None] | None = None,
-) -> Config:
-    """Read and validate the site's configuration (the shell's entry point)."""
-    path = config_path or site_dir / CONFIG_NAME
-    return parse_config(read_config_file(path), site_dir, str(path), path_overrides, path)

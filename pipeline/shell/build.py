@@ -11,24 +11,26 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.dates import rfc3339
 from pipeline.core.decide import Policy, decide, newest_first
-from pipeline.core.emails import Templates, plan_emails, render_email
+from pipeline.core.emails import EMAIL_FOLDER, plan_emails, render_email
 from pipeline.core.errors import OutputError, PostError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import FeedSet, feed_sets
-from pipeline.core.model import Changes, Email, LedgerSnapshot, OutputFile, Post
+from pipeline.core.model import Changes, LedgerSnapshot, OutputFile, Post
 from pipeline.core.posts.read import read_header, read_post
-from pipeline.core.settings import Config
+from pipeline.core.report import BuildReport
 from pipeline.shell import quick as fastpath
-from pipeline.shell.files import remove_stale_temporaries, write_files
+from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
 from pipeline.shell.lock import exclusive
 from pipeline.shell.quick import Entry
+from pipeline.shell.site import Site
+from pipeline.shell.templates import load_templates
 from pipeline.store import ledger, postindex
 from pipeline.store import rendered as postcache
 from pipeline.store.rendered import from_json
@@ -36,7 +38,6 @@ from pipeline.store.rendered import from_json
 logger = logging.getLogger(__name__)
 
 POST_SUFFIXES = (".md", ".markdown")
-EMAIL_FOLDER = "email"
 
 Progress = Callable[[Iterable[Entry], int], Iterable[Entry]]  # (files, how many)
 
@@ -48,66 +49,6 @@ class BuildOptions:
     dry_run: bool = False
     full_scan: bool = False  # re-read every file, trusting no size or modification time
     content_scan: fastpath.ContentScan | None = None  # content/ as already scanned, if it was
-
-
-@dataclass
-class BuildReport:
-    """What a build did, for people (log lines) and machines (--json)."""
-
-    changes: Changes | None = None
-    posts: list[Post] = field(default_factory=list)  # every post read, published or not
-    rejected: list[PostError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    emails: list[Email] = field(default_factory=list)
-    adopted: list[str] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    dry_run: bool = False
-    in_feeds: int = 0  # published posts in the feeds (not only those this build read)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.rejected else 0
-
-    def summary(self) -> dict[str, object]:
-        changes = self.changes
-
-        def ids(posts: Iterable[Post]) -> list[str]:
-            return [post.identity for post in posts]
-
-        return {
-            "dry_run": self.dry_run,
-            "first_build": changes.first_build if changes else None,
-            "new": ids(changes.new) if changes else [],
-            "modified": ids(changes.modified) if changes else [],
-            "recorded_only": ids(changes.recorded_only) if changes else [],
-            "edited_quietly": ids(changes.edited_quietly) if changes else [],
-            "removed": list(changes.removed) if changes else [],
-            "scheduled": [
-                {"identity": p.identity, "published_at": rfc3339(p.published)}
-                for p in (changes.scheduled if changes else ())
-            ],
-            "held": ids(changes.held) if changes else [],
-            "in_feeds": self.in_feeds,
-            "emails": [
-                {
-                    "email_id": email.email_id,
-                    "folder": f"{EMAIL_FOLDER}/{email.email_id}/",
-                    "subject": email.subject,
-                    "new": list(email.new),
-                    "updated": list(email.updated),
-                }
-                for email in self.emails
-            ],
-            "adopted_emails": self.adopted,
-            "files_written": self.written,
-            "files_unchanged": self.unchanged,
-            "rejected": [
-                {"file": e.source, "line": e.line, "message": e.message, "hint": e.hint}
-                for e in self.rejected
-            ],
-            "warnings": self.warnings,
-        }
 
 
 def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[Entry]:
@@ -145,7 +86,7 @@ class Gathered:
 
 
 def gather(
-    config: Config,
+    site: Site,
     options: BuildOptions,
     entries: list[Entry],
     index: postindex.PostIndex | None,
@@ -159,20 +100,20 @@ def gather(
     cron run then decides only the candidates (posts that differ from the ledger,
     are not published yet, or share an identity); a first build, a dry run or a
     full scan decides every post."""
-    files = find_posts(config.content_dir, entries)
+    files = find_posts(site.content_dir, entries)
     stats = index.stats() if index is not None else set()
     stale, replaced, gone = _changed_files(files, stats, options.full_scan)
     complete = index is not None and index.complete and not options.full_scan
     previous = index.headers([*replaced, *gone]) if index is not None and complete else {}
-    head = ledger.read_snapshot(config.state_path, only=())
-    rows, errors = _read_into_index(stale, gone, replaced, index, config, progress)
+    head = ledger.read_snapshot(site.state_path, only=())
+    rows, errors = _read_into_index(stale, gone, replaced, index, site, progress)
     unreadable = {error.source for error in errors}
     fresh = {source: row.post for source, row in rows.items()}
     steady = None
     chosen: set[str] | None = None
     if index is not None and index.writable and not options.full_scan and not head.first_build:
         chosen, vanished = index.candidates(
-            config.state_path,
+            site.state_path,
             options.now,
             head.meta.get("build_token", ""),
             changed=rows.keys(),
@@ -180,13 +121,13 @@ def gather(
         headers = {s: fresh[s] for s in chosen if s in fresh}
         headers.update(index.headers(chosen - headers.keys()))
         identities = {post.identity for post in headers.values()} | vanished
-        snapshot = ledger.read_snapshot(config.state_path, only=identities)
+        snapshot = ledger.read_snapshot(site.state_path, only=identities)
         steady = index.steady(chosen)
         warned = index.headers(steady.warned())
     else:  # every post: the unchanged from the index, the rest as just read
         valid = [e.relative for e in files if e.relative not in rows and e.stat in stats]
         headers = {**(index.headers(valid) if index is not None else {}), **fresh}
-        snapshot = ledger.read_snapshot(config.state_path)
+        snapshot = ledger.read_snapshot(site.state_path)
         warned = {}
     posts = _unique(headers, errors, report)
     for source in sorted(headers.keys() | warned.keys()):  # header warnings, by file
@@ -219,7 +160,7 @@ def _read_into_index(
     gone: set[str],
     replaced: list[str],
     index: postindex.PostIndex | None,
-    config: Config,
+    site: Site,
     progress: Progress | None,
 ) -> tuple[dict[str, postindex.Row], list[PostError]]:
     """Read the stale files; the index stores each header as it arrives (while the
@@ -228,7 +169,7 @@ def _read_into_index(
     errors: list[PostError] = []
 
     def read() -> Iterator[tuple[str, postindex.Row]]:
-        for entry, outcome in _read_stale(stale, config, progress):
+        for entry, outcome in _read_stale(stale, site, progress):
             if isinstance(outcome, PostError):
                 errors.append(outcome)
             else:
@@ -266,19 +207,19 @@ def _unique(headers: dict[str, Post], errors: list[PostError], report: BuildRepo
 
 
 def _read_stale(
-    stale: list[Entry], config: Config, progress: Progress | None
+    stale: list[Entry], site: Site, progress: Progress | None
 ) -> Iterator[tuple[Entry, postindex.Row | PostError]]:
     """Each of these files' header as an index row, or why it cannot be read, as
     they are read (on every core when there are many)."""
     if len(stale) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
         for entry in progress(stale, len(stale)) if progress else stale:
-            yield entry, _read_row(entry, config)
+            yield entry, _read_row(entry, site)
         return
     by_source = {entry.relative: entry for entry in stale}
     outcomes: dict[str, str | tuple[str, str, str, int | None]] = {}
 
     def arriving() -> Iterator[Entry]:
-        for source, outcome in _in_parallel(_worker_read, stale, config):
+        for source, outcome in _in_parallel(_worker_read, stale, site):
             outcomes[source] = outcome
             yield by_source[source]
 
@@ -294,11 +235,11 @@ PARALLEL_FROM = 1500  # files to read before a second process pays for itself
 PARALLEL_RENDER_FROM = 40  # posts to render before it does
 
 
-def _read_row(entry: Entry, config: Config) -> postindex.Row | PostError:
+def _read_row(entry: Entry, site: Site) -> postindex.Row | PostError:
     source = entry.relative
     try:
-        raw = _read_limited(Path(entry.path), source, config.max_post_bytes)
-        post = read_header(source, raw, config)
+        raw = _read_limited(Path(entry.path), source, site.config.build.max_post_bytes)
+        post = read_header(source, raw, site.config)
     except PostError as error:
         return error
     except OSError as exc:
@@ -306,12 +247,12 @@ def _read_row(entry: Entry, config: Config) -> postindex.Row | PostError:
     return postindex.row_for(entry.stat, post)
 
 
-_WORKER_CONFIG: Config | None = None
+_WORKER_CONFIG: Site | None = None
 
 
-def _worker_start(config: Config) -> None:
+def _worker_start(site: Site) -> None:
     global _WORKER_CONFIG
-    _WORKER_CONFIG = config
+    _WORKER_CONFIG = site
 
 
 def _worker_read(entry: Entry) -> tuple[str, str | tuple[str, str, str, int | None]]:
@@ -324,14 +265,14 @@ def _worker_read(entry: Entry) -> tuple[str, str | tuple[str, str, str, int | No
     return entry.relative, outcome.text
 
 
-def _in_parallel(worker: Callable[[Any], Any], items: list[Any], config: Config) -> Iterator[Any]:
+def _in_parallel(worker: Callable[[Any], Any], items: list[Any], site: Site) -> Iterator[Any]:
     """worker(item) for every item on every core (forked: nothing to re-import), as
     the results arrive."""
     import multiprocessing
 
     processes = max(2, min(os.cpu_count() or 1, 4))
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes, initializer=_worker_start, initargs=(config,)) as pool:
+    with context.Pool(processes, initializer=_worker_start, initargs=(site,)) as pool:
         yield from pool.imap_unordered(worker, items, chunksize=max(1, len(items) // 40))
 
 
@@ -340,18 +281,20 @@ def _worker_render(header: Post) -> Post:
     return _render_one(header, _WORKER_CONFIG)
 
 
-def _render_one(header: Post, config: Config) -> Post:
-    post = read_post(header.source, (config.content_dir / header.source).read_bytes(), config)
+def _render_one(header: Post, site: Site) -> Post:
+    post = read_post(header.source, (site.content_dir / header.source).read_bytes(), site.config)
     if post.content_hash != header.content_hash:  # the file changed while we built
         post = replace(post, content_hash=header.content_hash)
     return post
 
 
-def render_posts(posts: Iterable[Post], config: Config) -> dict[str, Post]:
+def render_posts(posts: Iterable[Post], site: Site) -> dict[str, Post]:
     """Rendered versions of these posts by identity: from the cache by content hash,
     else read and rendered now (the only place bodies are parsed)."""
     wanted = {post.identity: post for post in posts if not post.rendered}
-    cached = postcache.load_rendered(config, {p.content_hash for p in wanted.values()})
+    cached = postcache.load_rendered(
+        site.cache_path, postcache.cache_key(site.config), {p.content_hash for p in wanted.values()}
+    )
     result: dict[str, Post] = {}
     missing: list[Post] = []
     for identity, header in wanted.items():
@@ -361,11 +304,11 @@ def render_posts(posts: Iterable[Post], config: Config) -> dict[str, Post]:
         else:
             result[identity] = post
     if len(missing) >= PARALLEL_RENDER_FROM and (os.cpu_count() or 1) >= 2:
-        for post in _in_parallel(_worker_render, missing, config):
+        for post in _in_parallel(_worker_render, missing, site):
             result[post.identity] = post
     for header in missing:
         if header.identity not in result:
-            result[header.identity] = _render_one(header, config)
+            result[header.identity] = _render_one(header, site)
     return result
 
 
@@ -374,7 +317,7 @@ Names = dict[str, set[str]]
 
 
 def _feed_posts(
-    changes: Changes, gathered: Gathered, touched: Touched | None, config: Config
+    changes: Changes, gathered: Gathered, touched: Touched | None, site: Site
 ) -> tuple[tuple[Post, ...], Names | None]:
     """The live posts the written feeds need, newest first, and (on a cron run) every
     category and tag name of the live posts. A cron run holds only the candidates:
@@ -386,9 +329,9 @@ def _feed_posts(
     for post in changes.live:
         names["category"].update(post.categories)
         names["tag"].update(post.tags)
-    limit = config.feed.limit
+    limit = site.config.feed.limit
     wanted = steady.newest("", (), limit)
-    for feed in feed_sets(changes.live, config, names)[1:]:
+    for feed in feed_sets(changes.live, site.config, names)[1:]:
         if touched is None or touched(feed):
             wanted += steady.newest(feed.kind, feed.names, limit)
     index = gathered.index
@@ -402,21 +345,21 @@ def _written(sets: list[FeedSet], touched: Touched | None) -> list[FeedSet]:
     return [feed for feed in sets if not feed.kind or touched is None or touched(feed)]
 
 
-def _needed(changes: Changes, written: list[FeedSet], config: Config) -> list[Post]:
+def _needed(changes: Changes, written: list[FeedSet], site: Site) -> list[Post]:
     """The posts the outputs show: the written feeds' entries, the emails' posts."""
     needed = {p.identity: p for p in changes.new + changes.modified}
     for feed in written:
-        for post in feed.posts[: config.feed.limit]:
+        for post in feed.posts[: site.config.feed.limit]:
             needed[post.identity] = post
     return list(needed.values())
 
 
-def _touched(changes: Changes, gathered: Gathered, config: Config) -> Touched | None:
+def _touched(changes: Changes, gathered: Gathered, site: Site) -> Touched | None:
     """Which category and tag feeds this build must write: those a changed post is in,
     or was in before the change, or whose files are missing. None: every feed (the
     configuration or the code changed, or what a changed post was is unknown)."""
     snapshot = gathered.snapshot
-    if not gathered.complete or snapshot.meta.get("feeds_key") != postcache.cache_key(config):
+    if not gathered.complete or snapshot.meta.get("feeds_key") != postcache.cache_key(site.config):
         return None
     names: set[tuple[str, str]] = set()
 
@@ -442,17 +385,17 @@ def _touched(changes: Changes, gathered: Gathered, config: Config) -> Touched | 
     def touched(feed: FeedSet) -> bool:
         if any((feed.kind, name) in names for name in feed.names):
             return True
-        return not all((config.out_dir / feed.path(n)).is_file() for n in ("feed.xml", "atom.xml"))
+        return not all((site.out_dir / feed.path(n)).is_file() for n in ("feed.xml", "atom.xml"))
 
     return touched
 
 
-def _next_due(changes: Changes, config: Config) -> str:
+def _next_due(changes: Changes, site: Site) -> str:
     """When time alone will change the outcome: a scheduled post's time, or the end
     of a held post's settle window ("" when nothing waits)."""
     from datetime import timedelta
 
-    settle = timedelta(minutes=config.settle_minutes)
+    settle = timedelta(minutes=site.config.build.settle_minutes)
     moments = [p.published for p in changes.scheduled] + [p.modified + settle for p in changes.held]
     return rfc3339(min(moments)) if moments else ""
 
@@ -528,71 +471,75 @@ def unrecorded_emails(out_dir: Path, known: frozenset[str]) -> Iterator[WrittenE
         yield WrittenEmail(manifest.parent.name, str(data.get("subject", "")), posts)
 
 
-def run_build(
-    config: Config, options: BuildOptions, progress: Progress | None = None
-) -> BuildReport:
+def run_build(site: Site, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Run one build; the lock is held from reading the ledger to committing it."""
     if options.dry_run:
-        return _build(config, options, progress)
-    with exclusive(config.state_path.with_name(config.state_path.name + ".lock")):
-        return _build(config, options, progress)
+        return _build(site, options, progress)
+    with exclusive(site.state_path.with_name(site.state_path.name + ".lock")):
+        return _build(site, options, progress)
 
 
-def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildReport:
+def _build(site: Site, options: BuildOptions, progress: Progress | None) -> BuildReport:
     # One walk of content/ gives the posts and the fingerprint (the CLI's is reused).
-    content = options.content_scan or fastpath.scan_content(config)
-    index = postindex.open_index(config, writable=not options.dry_run)
+    content = options.content_scan or fastpath.scan_content(site)
+    index = postindex.open_index(
+        site.cache_path,
+        postcache.cache_key(site.config),
+        postindex.kinds_of(site.config),
+        writable=not options.dry_run,
+    )
     try:
         try:
-            return _build_with(config, options, progress, content, index)
+            return _build_with(site, options, progress, content, index)
         except postindex.IndexFailure as failure:
             logger.warning("%s: cache unusable (%s); reading every post", failure.path, failure)
-        return _build_with(config, options, progress, content, None)
+        return _build_with(site, options, progress, content, None)
     finally:
         if index is not None:
             index.close()
 
 
 def _build_with(
-    config: Config,
+    site: Site,
     options: BuildOptions,
     progress: Progress | None,
     content: fastpath.ContentScan,
     index: postindex.PostIndex | None,
 ) -> BuildReport:
     report = BuildReport(dry_run=options.dry_run)
-    gathered = gather(config, options, list(content.entries), index, report, progress)
+    gathered = gather(site, options, list(content.entries), index, report, progress)
     report.posts = gathered.posts
     snapshot = gathered.snapshot
-    adopted = list(unrecorded_emails(config.out_dir, snapshot.email_ids))
+    adopted = list(unrecorded_emails(site.out_dir, snapshot.email_ids))
     already = {identity: modified for email in adopted for identity, modified in email.posts}
     policy = Policy(
         since=options.since,
-        max_age_days=config.email.max_age_days,
-        settle_minutes=config.settle_minutes,
+        max_age_days=site.config.email.max_age_days,
+        settle_minutes=site.config.build.settle_minutes,
     )
     changes = decide(gathered.posts, snapshot, options.now, policy, already)
-    touched = _touched(changes, gathered, config)
-    live, names = _feed_posts(changes, gathered, touched, config)
+    touched = _touched(changes, gathered, site)
+    live, names = _feed_posts(changes, gathered, touched, site)
     report.in_feeds = len(changes.live) + (gathered.steady.count() if gathered.steady else 0)
-    sets = feed_sets(live, config, names)  # once: the index lists every feed
-    rendered = render_posts(_needed(changes, _written(sets, touched), config), config)
+    sets = feed_sets(live, site.config, names)  # once: the index lists every feed
+    rendered = render_posts(_needed(changes, _written(sets, touched), site), site)
     headers = {post.identity: post for post in (*gathered.posts, *live)}
     for post in rendered.values():  # what only the body shows (header warnings are in)
         report.warnings.extend(w for w in post.warnings if w not in headers[post.identity].warnings)
     changes = _with_rendered(changes, rendered)
     report.changes = changes
 
-    limit = config.feed.limit
+    limit = site.config.feed.limit
     files = render_feed_sets(
         [replace(feed, posts=_swap(feed.posts[:limit], rendered)) for feed in sets],
-        config,
+        site.config,
+        stylesheet(site.config),
         touched,
     )
-    if config.email.enabled:
-        templates = Templates.for_site(config.template_dir)
-        for new, updated in plan_emails(changes.new, changes.modified, config):
-            email = render_email(new, updated, config, templates)
+    if site.config.email.enabled:
+        templates = load_templates(site.template_dir)
+        for new, updated in plan_emails(changes.new, changes.modified, site.config):
+            email = render_email(new, updated, site.config, templates)
             report.emails.append(email)
             files.extend(
                 OutputFile(f"{EMAIL_FOLDER}/{email.email_id}/{name}", data)
@@ -606,9 +553,9 @@ def _build_with(
         )
     if options.dry_run:
         return report
-    postcache.save(config, rendered.values())
-    remove_stale_temporaries(config.out_dir)
-    report.written, unchanged = write_files(config.out_dir, files)
+    postcache.save(site.cache_path, postcache.cache_key(site.config), rendered.values())
+    remove_stale_temporaries(site.out_dir)
+    report.written, unchanged = write_files(site.out_dir, files)
     report.unchanged = len(unchanged)
     records = [
         ledger.EmailRecord(
@@ -626,20 +573,20 @@ def _build_with(
     clean = not report.rejected and not adopted
     meta = {
         # Compared by the next build's nothing-changed exit; only a clean build may skip.
-        "fingerprint": fastpath.fingerprint(config, content.inputs) if clean else "",
-        "next_due": _next_due(changes, config),
-        "feeds_key": postcache.cache_key(config),
+        "fingerprint": fastpath.fingerprint(site, content.inputs) if clean else "",
+        "next_due": _next_due(changes, site),
+        "feeds_key": postcache.cache_key(site.config),
         # Which ledger the post index last agreed with (see postindex.candidates).
         "build_token": uuid.uuid4().hex,
     }
     try:
-        ledger.commit(config.state_path, changes, records, options.now, summary, meta)
+        ledger.commit(site.state_path, changes, records, options.now, summary, meta)
     except OSError as exc:
         raise OutputError(
-            f"cannot record this build in {config.state_path}: {exc.strerror or exc}",
+            f"cannot record this build in {site.state_path}: {exc.strerror or exc}",
             "out/ is complete; fix the ledger's folder and run the build again: it "
             "rewrites the same files and the same email, and emails nothing twice",
         ) from None
     if index is not None:
-        index.recorded(config.state_path, meta["build_token"], options.now, gathered.candidates)
+        index.recorded(site.state_path, meta["build_token"], options.now, gathered.candidates)
     return report

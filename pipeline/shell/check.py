@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pipeline.core.checks import Finding, check_outputs, check_posts, config_findings
 from pipeline.core.errors import ConfigError
-from pipeline.core.settings import CONFIG_NAME, Config, parse_config, read_config_file
+from pipeline.core.settings import CONFIG_NAME, parse_config
 from pipeline.shell.build import find_posts
+from pipeline.shell.site import Site, read_config_file, site_of
 
 
 @dataclass
@@ -36,26 +37,26 @@ class CheckReport:
 
 
 def load_for_check(
-    site: Path, config_path: Path | None, report: CheckReport, overrides: dict[str, Path | None]
-) -> Config | None:
+    folder: Path, config_path: Path | None, report: CheckReport, overrides: dict[str, Path | None]
+) -> Site | None:
     """The configuration; its problems become findings. Posts are still checked
     when only the email settings are missing."""
-    path = config_path or site / CONFIG_NAME
+    path = config_path or folder / CONFIG_NAME
     raw = read_config_file(path)
     try:
-        return parse_config(raw, site, str(path), overrides)
+        return site_of(parse_config(raw, str(path)), folder, overrides, path)
     except ConfigError as error:
         report.findings.extend(config_findings(error.message, str(path)))
     try:
         lenient = {**raw, "email": {**raw.get("email", {}), "enabled": False}}
-        return parse_config(lenient, site, str(path), overrides)
+        return site_of(parse_config(lenient, str(path)), folder, overrides, path)
     except ConfigError:
         return None
 
 
-def run_check(config: Config, report: CheckReport) -> CheckReport:
+def run_check(site: Site, report: CheckReport) -> CheckReport:
     files = []
-    for entry in find_posts(config.content_dir):
+    for entry in find_posts(site.content_dir):
         source = entry.relative
         try:
             files.append((source, Path(entry.path).read_bytes()))
@@ -63,10 +64,10 @@ def run_check(config: Config, report: CheckReport) -> CheckReport:
             report.findings.append(
                 Finding(source, None, "error", f"cannot be read: {exc.strerror}")
             )
-    _posts, findings = check_posts(files, config)
+    _posts, findings = check_posts(files, site.config)
     report.findings.extend(findings)
     report.posts_checked = len(files)
-    out = config.out_dir
+    out = site.out_dir
     outputs = (
         {
             p.relative_to(out).as_posix(): p.read_bytes()
@@ -76,6 +77,6 @@ def run_check(config: Config, report: CheckReport) -> CheckReport:
         if out.is_dir()
         else {}
     )
-    report.findings.extend(check_outputs(outputs, config))
+    report.findings.extend(check_outputs(outputs, site.config))
     report.outputs_checked = len(outputs)
     return report

@@ -17,8 +17,9 @@ import click
 from pipeline import __version__
 from pipeline.core.dates import DateError, parse_date
 from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.settings import Config, load_config
+from pipeline.core.settings import Config
 from pipeline.shell.quick import ContentScan
+from pipeline.shell.site import load_site
 
 logger = logging.getLogger("pipeline")
 
@@ -176,15 +177,16 @@ def build(
     setup_logging(quiet or as_json, verbose)
 
     def action() -> int:
-        config = load_config(site, config_path, {"content": content, "out": out, "state": state})
+        folder = load_site(site, config_path, {"content": content, "out": out, "state": state})
+        config = folder.config
         moment = _moment(now, "--now", config) or datetime.now(UTC)
         content_scan = None
         if not (since or full_scan):
             from pipeline.shell.launch import MESSAGE
             from pipeline.shell.quick import scan_content, unchanged
 
-            content_scan = _handed_scan() or scan_content(config)
-            if unchanged(config, moment, content_scan.inputs):  # before the heavy imports
+            content_scan = _handed_scan() or scan_content(folder)
+            if unchanged(folder, moment, content_scan.inputs):  # before the heavy imports
                 logger.info(MESSAGE)
                 if as_json:
                     echo_json({"unchanged": True, "dry_run": dry_run}, compact=True)
@@ -201,8 +203,9 @@ def build(
             content_scan=content_scan,
         )
         show_bar = sys.stderr.isatty() and not (quiet or as_json or verbose)
-        report = run_build(config, options, _progress_bar if show_bar else None)
-        for level, message in describe(report, config):
+        report = run_build(folder, options, _progress_bar if show_bar else None)
+        settle = config.build.settle_minutes
+        for level, message in describe(report, settle, str(folder.out_dir)):
             logger.log(level, message)
         if as_json:
             echo_json(report.summary())
@@ -251,8 +254,9 @@ def status(site: Path, config_path: Path | None, now: str | None, as_json: bool)
     def action() -> int:
         from pipeline.shell.status import describe_status, gather_status
 
-        config = load_config(site, config_path)
-        result = gather_status(config, _moment(now, "--now", config) or datetime.now(UTC))
+        folder = load_site(site, config_path)
+        moment = _moment(now, "--now", folder.config) or datetime.now(UTC)
+        result = gather_status(folder, moment)
         if as_json:
             echo_json(result)
         else:
@@ -294,9 +298,9 @@ def preview(
     def action() -> int:
         from pipeline.shell.preview import Preview, PreviewSource, run_preview
 
-        config = load_config(site, config_path)  # a missing file stops here (exit 2)
-        moment = _moment(now, "--now", config)
-        source = PreviewSource(lambda: load_config(site, config_path), site, moment, email_id, post)
+        folder = load_site(site, config_path)  # a missing file stops here (exit 2)
+        moment = _moment(now, "--now", folder.config)
+        source = PreviewSource(lambda: load_site(site, config_path), site, moment, email_id, post)
         preview = Preview(source, config_path or site / "newsletter.toml")
 
         def announce(url: str) -> None:

@@ -13,10 +13,13 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
+from importlib.resources import files
 from pathlib import Path, PurePosixPath
 
 from pipeline.core.errors import OutputError
+from pipeline.core.feedsets import STYLESHEET_NAME
 from pipeline.core.model import OutputFile
+from pipeline.core.settings import Config
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +98,10 @@ def write_files(root: Path, files: Iterable[OutputFile]) -> tuple[list[str], lis
         logger.debug("wrote %s", item.path)
         written.append(item.path)
     return written, unchanged
+
+
+def stylesheet(config: Config) -> bytes:
+    """The feeds' XSL stylesheet, shipped inside the package (b"" when switched off)."""
+    if not config.feed.stylesheet:
+        return b""
+    return files("pipeline").joinpath(STYLESHEET_NAME).read_bytes()

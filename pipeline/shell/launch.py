@@ -51,16 +51,16 @@ def quick(argv: list[str]) -> ContentScan | bool:
         return False
     try:
         from pipeline.core.dates import parse_date
-        from pipeline.core.settings import load_config
         from pipeline.shell.quick import scan_content, unchanged
+        from pipeline.shell.site import load_site
 
         site = Path(str(options.get("--site", ".")))
         config_file = options.get("--config")
-        config = load_config(site, Path(str(config_file)) if config_file else None, {})
+        folder = load_site(site, Path(str(config_file)) if config_file else None, {})
         now = options.get("--now")
-        moment = parse_date(str(now), config.site.timezone)[0] if now else datetime.now(UTC)
-        content = scan_content(config)
-        if not unchanged(config, moment, content.inputs):
+        moment = parse_date(str(now), folder.config.site.timezone)[0] if now else datetime.now(UTC)
+        content = scan_content(folder)
+        if not unchanged(folder, moment, content.inputs):
             return content
     except Exception:  # noqa: BLE001 (the full command line reports it properly)
         return False

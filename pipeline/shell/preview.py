@@ -25,13 +25,14 @@ from importlib.resources import files
 from pathlib import Path
 
 from pipeline.core.checks import GMAIL_CLIP_BYTES, Finding, check_posts
-from pipeline.core.emails import Templates, render_email
+from pipeline.core.emails import EMAIL_FOLDER, render_email
 from pipeline.core.errors import PipelineError, PostError
 from pipeline.core.model import Post
-from pipeline.core.settings import Config, default_template_dirs
-from pipeline.shell.build import EMAIL_FOLDER, BuildOptions, render_posts, run_build
+from pipeline.shell.build import BuildOptions, render_posts, run_build
 from pipeline.shell.files import confined
 from pipeline.shell.quick import scan
+from pipeline.shell.site import Site, default_template_dirs
+from pipeline.shell.templates import load_templates
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ class Shown:
 class PreviewSource:
     """Renders what to preview, from the files as they are now."""
 
-    load_config: Callable[[], Config]
-    site: Path
+    load_site: Callable[[], Site]
+    folder: Path
     now: datetime | None = None  # None: the clock at each rendering
     email_id: str | None = None  # a written email in out/email/
     post: str | None = None  # an identity or file: that post, as a per-post email
@@ -73,30 +74,30 @@ class PreviewSource:
         that loaded (the defaults until one does)."""
         if not self._watched:
             self._watched = [
-                self.site / "content",
-                self.site / "templates",
+                self.folder / "content",
+                self.folder / "templates",
                 *default_template_dirs(),
             ]
         return self._watched
 
     def render(self) -> Shown:
         try:
-            config = self.load_config()
+            site = self.load_site()
         except PipelineError as error:
             return Shown("newsletter.toml has problems", errors=(str(error),))
-        self._watched = [config.content_dir, config.template_dir, *default_template_dirs()]
+        self._watched = [site.content_dir, site.template_dir, *default_template_dirs()]
         try:
             if self.email_id:
-                return self._written(config, self.email_id)
-            return self._next(config)
+                return self._written(site, self.email_id)
+            return self._next(site)
         except PipelineError as error:
             return Shown("The email cannot be rendered", errors=(str(error),))
         except Exception as error:  # a bug: still no traceback in the author's browser
             logger.exception("preview failed")
             return Shown("Internal error", errors=(f"{type(error).__name__}: {error}",))
 
-    def _written(self, config: Config, email_id: str) -> Shown:
-        folder = confined(config.out_dir, f"{EMAIL_FOLDER}/{email_id}")
+    def _written(self, site: Site, email_id: str) -> Shown:
+        folder = confined(site.out_dir, f"{EMAIL_FOLDER}/{email_id}")
         try:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
             page = (folder / "email.html").read_text(encoding="utf-8")
@@ -105,23 +106,23 @@ class PreviewSource:
             return Shown(f"Email {email_id}", errors=(f"{folder}: cannot be read ({exc})",))
         return Shown(
             f"Written email {email_id}",
-            sender=config.email.from_address,
+            sender=site.config.email.from_address,
             subject=str(manifest.get("subject", "")),
             preheader=str(manifest.get("preheader", "")),
             html=page,
             text=text,
         )
 
-    def _next(self, config: Config) -> Shown:
+    def _next(self, site: Site) -> Shown:
         now = self.now or datetime.now(UTC)
-        report = run_build(config, BuildOptions(now=now, dry_run=True))
+        report = run_build(site, BuildOptions(now=now, dry_run=True))
         if report.rejected:
             return Shown("Some posts cannot be read", errors=tuple(str(e) for e in report.rejected))
-        templates = Templates.for_site(config.template_dir)
+        templates = load_templates(site.template_dir)
         if self.post:
             header = _find(report.posts, self.post)
-            post = render_posts([header], config)[header.identity]
-            single = replace(config, email=replace(config.email, mode="per-post"))
+            post = render_posts([header], site)[header.identity]
+            single = replace(site.config, email=replace(site.config.email, mode="per-post"))
             email = render_email((post,), (), single, templates)
             label, posts = f"Per-post email for {post.source}", [post]
         elif report.emails:
@@ -133,13 +134,13 @@ class PreviewSource:
             live = report.changes.live if report.changes else ()
             if not live:
                 return Shown("Nothing to preview", errors=("there is no published post yet",))
-            email = render_email((live[0],), (), config, templates)
+            email = render_email((live[0],), (), site.config, templates)
             label, posts = "Nothing new to send: the newest post, as a sample", [live[0]]
-        files = [(p.source, (config.content_dir / p.source).read_bytes()) for p in posts]
-        _posts, findings = check_posts(files, config)
+        files = [(p.source, (site.content_dir / p.source).read_bytes()) for p in posts]
+        _posts, findings = check_posts(files, site.config)
         return Shown(
             label,
-            sender=config.email.from_address,
+            sender=site.config.email.from_address,
             subject=email.subject,
             preheader=email.preheader,
             html=email.files["email.html"].decode("utf-8"),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline import __version__
-from pipeline.core.settings import Config, default_template_dirs
+from pipeline.shell.site import Site, default_template_dirs
 
 
 class Entry(NamedTuple):
@@ -70,26 +70,26 @@ def _tree(digest: hashlib._Hash, root: Path, entries: Sequence[Entry] | None = N
     digest.update("\n".join([e.stat for e in listed]).encode("utf-8", "surrogateescape"))
 
 
-def inputs_fingerprint(config: Config, content: Sequence[Entry] | None = None) -> str:
+def inputs_fingerprint(site: Site, content: Sequence[Entry] | None = None) -> str:
     """What a build reads: posts (`content`, if already scanned), templates,
     configuration, and the code."""
-    digest = hashlib.sha256(f"{__version__}|{config!r}".encode())
-    _tree(digest, config.content_dir, content)
-    for root in (config.template_dir, *default_template_dirs()):
+    digest = hashlib.sha256(f"{__version__}|{site!r}".encode())
+    _tree(digest, site.content_dir, content)
+    for root in (site.template_dir, *default_template_dirs()):
         _tree(digest, root)
-    if config.config_file is not None:
+    if site.config_file is not None:
         try:
-            stat = config.config_file.stat()
-            digest.update(f"{config.config_file}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+            stat = site.config_file.stat()
+            digest.update(f"{site.config_file}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
         except OSError:
             digest.update(b"no configuration file")
     return digest.hexdigest()
 
 
-def fingerprint(config: Config, inputs: str | None = None) -> str:
+def fingerprint(site: Site, inputs: str | None = None) -> str:
     """Inputs (as given, or now) and out/ as it is now."""
-    digest = hashlib.sha256((inputs or inputs_fingerprint(config)).encode())
-    _tree(digest, config.out_dir)
+    digest = hashlib.sha256((inputs or inputs_fingerprint(site)).encode())
+    _tree(digest, site.out_dir)
     return digest.hexdigest()
 
 
@@ -100,15 +100,15 @@ class ContentScan(NamedTuple):
     inputs: str
 
 
-def scan_content(config: Config) -> ContentScan:
-    entries = scan(config.content_dir)
-    return ContentScan(tuple(entries), inputs_fingerprint(config, entries))
+def scan_content(site: Site) -> ContentScan:
+    entries = scan(site.content_dir)
+    return ContentScan(tuple(entries), inputs_fingerprint(site, entries))
 
 
-def unchanged(config: Config, now: datetime, inputs: str) -> bool:
+def unchanged(site: Site, now: datetime, inputs: str) -> bool:
     """True when the last clean build saw exactly these inputs (`inputs_fingerprint`)
     and out/ as it is, and nothing is due."""
-    path = config.state_path
+    path = site.state_path
     if not path.exists():
         return False
     try:
@@ -122,4 +122,4 @@ def unchanged(config: Config, now: datetime, inputs: str) -> bool:
     due: str | None = rows.get("next_due")
     if not stored or (due and now >= datetime.fromisoformat(due)):
         return False
-    return bool(stored == fingerprint(config, inputs))
+    return bool(stored == fingerprint(site, inputs))

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.settings import Config
-from pipeline.shell.build import EMAIL_FOLDER, BuildOptions, BuildReport, run_build
+from pipeline.core.emails import EMAIL_FOLDER
+from pipeline.core.report import BuildReport
+from pipeline.shell.build import BuildOptions, run_build
+from pipeline.shell.site import Site
 from pipeline.store import ledger
 
 
@@ -37,21 +39,21 @@ def emails_on_disk(out_dir: Path) -> list[dict[str, object]]:
     return found
 
 
-def gather_status(config: Config, now: datetime) -> dict[str, Any]:
-    report = run_build(config, BuildOptions(now=now, dry_run=True))
-    recorded = ledger.read_snapshot(config.state_path).email_ids
-    emails = emails_on_disk(config.out_dir)
+def gather_status(site: Site, now: datetime) -> dict[str, Any]:
+    report = run_build(site, BuildOptions(now=now, dry_run=True))
+    recorded = ledger.read_snapshot(site.state_path).email_ids
+    emails = emails_on_disk(site.out_dir)
     for email in emails:
         email["recorded"] = email["email_id"] in recorded
     return {
         "now": rfc3339(now),
-        "would": _would(report, config),
+        "would": _would(report, site),
         "last_builds": [
             {
                 "ran_at": ran_at,
                 **{k: summary.get(k) for k in ("new", "modified", "removed", "emails")},
             }
-            for ran_at, summary in ledger.history(config.state_path)
+            for ran_at, summary in ledger.history(site.state_path)
         ],
         "emails_on_disk": emails,
         "rejected": [
@@ -60,11 +62,11 @@ def gather_status(config: Config, now: datetime) -> dict[str, Any]:
     }
 
 
-def _would(report: BuildReport, config: Config) -> dict[str, Any]:
+def _would(report: BuildReport, site: Site) -> dict[str, Any]:
     changes = report.changes
     if changes is None:  # a dry run always decides; this keeps the types honest
         return {}
-    max_age = config.email.max_age_days
+    max_age = site.config.email.max_age_days
     return {
         "first_build": changes.first_build,
         "new": [p.source for p in changes.new],

@@ -26,7 +26,7 @@ from typing import Any, TypeVar, cast
 from pipeline.core.dates import rfc3339
 from pipeline.core.model import Post
 from pipeline.core.settings import Config
-from pipeline.store.rendered import cache_key, cache_path, from_json
+from pipeline.store.rendered import from_json
 
 logger = logging.getLogger(__name__)
 
@@ -420,11 +420,10 @@ def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def open_index(config: Config, writable: bool) -> PostIndex | None:
+def open_index(path: Path, key: str, kinds: tuple[str, ...], writable: bool) -> PostIndex | None:
     """The index for this configuration (emptied when made with another), or None
     when it cannot be used (a warning; the build then reads every post). A dry run
     opens it read-only, and an empty one in memory when there is none."""
-    path = cache_path(config)
     try:
         if writable:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -432,9 +431,9 @@ def open_index(config: Config, writable: bool) -> PostIndex | None:
         elif path.exists():
             db = sqlite3.connect(f"file:{path}?mode=ro", timeout=10, isolation_level=None, uri=True)
         else:
-            return _in_memory(path, _kinds(config))
+            return _in_memory(path, kinds)
         try:
-            return _prepare(db, path, cache_key(config), writable, _kinds(config))
+            return _prepare(db, path, key, writable, kinds)
         except BaseException:
             db.close()
             raise
@@ -443,7 +442,8 @@ def open_index(config: Config, writable: bool) -> PostIndex | None:
         return None
 
 
-def _kinds(config: Config) -> tuple[str, ...]:
+def kinds_of(config: Config) -> tuple[str, ...]:
+    """The kinds of names that have feeds: only they are indexed."""
     feeds = (("category", config.feed.category_feeds), ("tag", config.feed.tag_feeds))
     return tuple(kind for kind, on in feeds if on)
 

@@ -16,7 +16,6 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -55,23 +54,11 @@ def _renderer_versions() -> str:
 
 
 def cache_key(config: Config) -> str:
-    """Changes whenever the configuration, our code or the renderer changes. Paths are
-    left out: the same site reached as "." or by its full path reads the same."""
-    nowhere = Path()
-    settings = replace(
-        config,
-        content_dir=nowhere,
-        out_dir=nowhere,
-        state_path=nowhere,
-        template_dir=nowhere,
-        config_file=None,
-    )
-    text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{settings!r}"
+    """Changes whenever the configuration, our code or the renderer changes. The
+    configuration holds `[paths]` as written, so the same site reached as "." or by
+    its full path has the same key."""
+    text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{config!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def cache_path(config: Config) -> Path:
-    return config.state_path.with_name("cache.sqlite")
 
 
 _FIELDS = tuple(Post.__dataclass_fields__)
@@ -115,16 +102,14 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
         yield db
 
 
-def load_rendered(config: Config, hashes: Iterable[str]) -> dict[str, Post]:
-    """Rendered posts for these content hashes, where cached."""
-    path = cache_path(config)
+def load_rendered(path: Path, key: str, hashes: Iterable[str]) -> dict[str, Post]:
+    """Rendered posts for these content hashes, where cached under `key`."""
     wanted = list(hashes)
     if not path.exists() or not wanted:
         return {}
     found: dict[str, Post] = {}
     try:
         with _connect(path) as db:
-            key = cache_key(config)
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -140,11 +125,9 @@ def load_rendered(config: Config, hashes: Iterable[str]) -> dict[str, Post]:
 MAX_RENDERED = 5000  # rows kept: the newest entries of many feeds, and recent edits
 
 
-def save(config: Config, rendered: Iterable[Post]) -> None:
+def save(path: Path, key: str, rendered: Iterable[Post]) -> None:
     """Store rendered posts; forget the oldest beyond MAX_RENDERED (a forgotten one
     only costs rendering it again)."""
-    path = cache_path(config)
-    key = cache_key(config)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _connect(path) as db, db:

@@ -180,7 +180,7 @@ def arrange_body(
 
     `given` is the front-matter `disclosures` value; those lead the content.
     """
-    is_affiliate = affiliate_matcher(config.affiliate_hosts)
+    is_affiliate = affiliate_matcher(config.affiliate.hosts)
     in_body: list[tuple[int, Disclosure]] = []
     for index, block in enumerate(blocks):
         found = _disclosure(block, url, is_affiliate, "body")
@@ -212,7 +212,9 @@ def arrange_body(
     affiliate_links = tuple(h for h in anchor_hrefs(fragment) if is_affiliate(h))
     warnings: list[str] = []
     if affiliate_links and not any(d.kind == "affiliate" for d in disclosures):
-        default = parse_disclosure(config.affiliate_disclosure, url, is_affiliate, "site default")
+        default = parse_disclosure(
+            config.affiliate.default_disclosure, url, is_affiliate, "site default"
+        )
         lead.append(default)
         disclosures.append(default)
         warnings.append(

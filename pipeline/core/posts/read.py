@@ -254,7 +254,7 @@ def _render(header: Post, meta: dict[str, Any], body: str, config: Config) -> Po
             for i, b in enumerate(stripped.blocks)
             if b.kind == "paragraph" and i not in arranged.disclosure_blocks
         ]
-        excerpt = make_excerpt(paragraphs, config.excerpt_length)
+        excerpt = make_excerpt(paragraphs, config.build.excerpt_length)
     author = header.author
     if field(meta, "author")[1] is None and stripped.author:
         author = " ".join(stripped.author.split())
