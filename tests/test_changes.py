@@ -1,4 +1,4 @@
-"""changes.decide: pure, with plain values (no files, no clock)."""
+"""core.decide: pure, with plain values (no files, no clock)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from pipeline.core.decide import Policy, decide
-from pipeline.core.model import LedgerEntry, LedgerSnapshot, Post
+from pipeline.core.model import Header, LedgerEntry, LedgerSnapshot
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
 def post(
     identity: str, days_ago: float = 1, modified_days_ago: float | None = None, **kw: object
-) -> Post:
+) -> Header:
     published = NOW - timedelta(days=days_ago)
     modified = (
         NOW - timedelta(days=modified_days_ago) if modified_days_ago is not None else published
@@ -32,23 +32,18 @@ def post(
         tags=(),
         author="Ada",
         excerpt="",
-        html="",
-        disclosures=(),
-        affiliate_links=(),
     )
     values.update(kw)
-    return Post(**values)  # type: ignore[arg-type]
+    return Header(**values)  # type: ignore[arg-type]
 
 
-def entry(p: Post, **kw: object) -> LedgerEntry:
+def entry(p: Header, **kw: object) -> LedgerEntry:
     values: dict[str, object] = dict(
         identity=p.identity,
         source=p.source,
         content_hash=p.content_hash,
         published=p.published,
         modified=p.modified,
-        first_seen=p.published,
-        emailed_at=None,
     )
     values.update(kw)
     return LedgerEntry(**values)  # type: ignore[arg-type]
@@ -58,7 +53,7 @@ def ledger(*entries: LedgerEntry, builds: int = 1) -> LedgerSnapshot:
     return LedgerSnapshot(entries={e.identity: e for e in entries}, builds=builds)
 
 
-def ids(posts: tuple[Post, ...]) -> list[str]:
+def ids(posts: tuple[Header, ...]) -> list[str]:
     return [p.identity for p in posts]
 
 

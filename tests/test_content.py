@@ -83,7 +83,9 @@ def test_modified_aliases_and_default() -> None:
 def test_modified_before_published_is_a_warning() -> None:
     post = read(published_at="2026-05-10T00:00:00+00:00", modified_at="2026-05-01T00:00:00+00:00")
     assert post.modified == post.published
-    assert "before the publication date" in post.warnings[0]
+    [warning] = post.header.warnings
+    assert warning.kind == "modified-before-published" and warning.key == "modified_at"
+    assert "before the publication date" in warning.message
 
 
 def test_date_from_jekyll_file_name() -> None:
@@ -252,7 +254,7 @@ def test_affiliate_links_get_rel_sponsored() -> None:
         "https://www.amazon.co.uk/dp/1?tag=me-21",
         "https://www.checkout-ds24.com/redir/1/",
     )
-    assert not post.warnings
+    assert not post.warnings and not post.header.warnings
 
 
 def test_affiliate_disclosure_moved_before_the_first_affiliate_link() -> None:
@@ -270,7 +272,9 @@ def test_missing_affiliate_disclosure_gets_the_site_default_and_a_warning() -> N
     assert post.disclosures[-1].origin == "site default"
     assert post.disclosures[-1].kind == "affiliate"
     assert post.html.index("Affiliate disclosure:") < post.html.index("https://amzn.to/abc")
-    assert "no affiliate disclosure" in post.warnings[0]
+    [warning] = post.warnings
+    assert warning.kind == "undisclosed-affiliate"
+    assert "no affiliate disclosure" in warning.message
 
 
 def test_front_matter_disclosures_lead_the_content() -> None:
@@ -280,7 +284,7 @@ def test_front_matter_disclosures_lead_the_content() -> None:
     )
     assert post.disclosures[0].origin == "front matter"
     assert post.html.startswith("<p>🔗 <strong>Affiliate disclosure:</strong>")
-    assert not post.warnings
+    assert not post.warnings and not post.header.warnings
 
 
 # --- theme chrome -----------------------------------------------------------

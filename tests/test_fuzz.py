@@ -128,7 +128,9 @@ def test_any_post_is_built_safely_or_rejected_with_a_reason(  # type: ignore[no-
     if disclosure:
         assert any(d.text == f"⚕️ Medical disclosure: {disclosure}." for d in post.disclosures)
         assert f"<strong>Medical disclosure:</strong> {disclosure}." in post.html
-    for output in render_feed_sets(feed_sets([post], CONFIG), CONFIG, stylesheet(CONFIG)):
+    for output in render_feed_sets(
+        feed_sets([post.header], CONFIG), {post.identity: post}, CONFIG, stylesheet(CONFIG)
+    ):
         if output.path.endswith(".json"):
             item = json.loads(output.data)["items"][0]
             assert executable_markup(item.get("content_html", "")) == []

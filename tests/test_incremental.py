@@ -13,7 +13,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-import pipeline.shell.build
+import pipeline.shell.reading
 import pipeline.store.rendered
 from pipeline.store.rendered import cache_key
 from tests.conftest import SITE_TOML, Site, make_config, post_text
@@ -59,12 +59,14 @@ def test_a_new_post_renders_only_itself(site: Site, monkeypatch: pytest.MonkeyPa
     site.build(now="2026-05-20T00:00:00+00:00")
     rendered: list[str] = []
     headers: list[str] = []
-    real_post, real_header = pipeline.shell.build.read_post, pipeline.shell.build.read_header
+    real_post, real_header = pipeline.shell.reading.read_post, pipeline.shell.reading.read_header
     monkeypatch.setattr(
-        pipeline.shell.build, "read_post", lambda s, r, c: rendered.append(s) or real_post(s, r, c)
+        pipeline.shell.reading,
+        "read_post",
+        lambda s, r, c: rendered.append(s) or real_post(s, r, c),
     )
     monkeypatch.setattr(
-        pipeline.shell.build,
+        pipeline.shell.reading,
         "read_header",
         lambda s, r, c: headers.append(s) or real_header(s, r, c),
     )
@@ -380,8 +382,8 @@ def test_reading_and_rendering_on_every_core_writes_what_one_core_does(
     shutil.copytree(serial.root, parallel_root)
     parallel = Site(parallel_root, TWIN_TOML)
     first = serial.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
-    monkeypatch.setattr(pipeline.shell.build, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(pipeline.shell.build, "PARALLEL_RENDER_FROM", 2)
+    monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_RENDER_FROM", 2)
     second = parallel.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
     summaries = [json.loads(r.stdout) for r in (first, second)]
     for summary in summaries:

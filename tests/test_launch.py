@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.shell.launch import MESSAGE, plain_build
+from pipeline.shell.launch import plain_build
+from pipeline.shell.quick import MESSAGE
 from tests.conftest import Site
 
 NOW = "2026-06-01T12:00:00+00:00"

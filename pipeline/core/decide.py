@@ -1,4 +1,4 @@
-"""Pure: posts + ledger snapshot + now -> what this build announces, records, drops.
+"""Pure: post headers + ledger snapshot + now -> what this build announces, records, drops.
 
 Decided from the front-matter timestamps: a post is new when its identity is not in
 the ledger, modified when its `modified_at` is later than the ledger's; the content
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pipeline.core.model import Changes, LedgerSnapshot, Post
+from pipeline.core.model import Changes, Header, LedgerSnapshot
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,14 @@ class Policy:
     settle_minutes: int = 0  # leave posts changed more recently than this for the next run
 
 
-def newest_first(posts: Iterable[Post]) -> tuple[Post, ...]:
+def newest_first(posts: Iterable[Header]) -> tuple[Header, ...]:
     """The feed order: publication time descending, identity breaking ties."""
     ordered = sorted(posts, key=lambda p: p.identity)
     return tuple(sorted(ordered, key=lambda p: p.published, reverse=True))
 
 
 def decide(
-    posts: Iterable[Post],
+    posts: Iterable[Header],
     snapshot: LedgerSnapshot,
     now: datetime,
     policy: Policy,
@@ -43,20 +43,20 @@ def decide(
     interrupted build already carries, so a re-run never announces them twice.
     """
     pending = already_emailed or {}
-    live: list[Post] = []
-    new: list[Post] = []
-    modified: list[Post] = []
-    recorded_only: list[Post] = []
-    quiet: list[Post] = []
-    scheduled: list[Post] = []
-    held: list[Post] = []
+    live: list[Header] = []
+    new: list[Header] = []
+    modified: list[Header] = []
+    recorded_only: list[Header] = []
+    quiet: list[Header] = []
+    scheduled: list[Header] = []
+    held: list[Header] = []
     settle = timedelta(minutes=policy.settle_minutes)
     oldest_new = now - timedelta(days=policy.max_age_days)
 
-    def settling(post: Post) -> bool:
+    def settling(post: Header) -> bool:
         return bool(policy.settle_minutes) and now - post.modified < settle
 
-    def announced_already(post: Post) -> bool:
+    def announced_already(post: Header) -> bool:
         return post.identity in pending and pending[post.identity] >= post.modified
 
     for post in posts:

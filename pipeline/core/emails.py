@@ -10,7 +10,6 @@ re-run after a crash writes the very same email instead of a second one.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import sys
@@ -31,6 +30,7 @@ from markupsafe import Markup
 from pipeline.core.budget import largest_fitting
 from pipeline.core.dates import display_date, rfc3339
 from pipeline.core.errors import ConfigError
+from pipeline.core.manifest import Manifest, ManifestPost
 from pipeline.core.model import Email, Post
 from pipeline.core.posts.markup import ensure_alt, html_to_text
 from pipeline.core.posts.read import make_excerpt
@@ -146,32 +146,31 @@ def render_email(
     html, context = layout.fit(config.email.max_bytes)
     text = templates.render("digest.txt", context)
     eml = build_eml(subject, html, text, date, email_id, config)
-    manifest = {
-        "email_id": email_id,
-        "subject": subject,
-        "preheader": preheader,
-        "date": rfc3339(date),
-        "mode": config.email.mode,
-        "posts": [
-            {
-                "identity": post.identity,
-                "section": "new" if index < len(new) else "updated",
-                "title": post.title,
-                "url": post.url,
-                "modified_at": rfc3339(post.modified),
-            }
-            for index, post in enumerate(posts)
-        ],
-        "html_bytes": len(html.encode("utf-8")),
-        "files": {},
-    }
     files = {
         "email.html": html.encode("utf-8"),
         "email.txt": text.encode("utf-8"),
         "email.eml": eml,
     }
-    manifest["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    files["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+    manifest = Manifest(
+        email_id=email_id,
+        subject=subject,
+        preheader=preheader,
+        date=rfc3339(date),
+        mode=config.email.mode,
+        posts=tuple(
+            ManifestPost(
+                post.identity,
+                "new" if index < len(new) else "updated",
+                post.title,
+                post.url,
+                rfc3339(post.modified),
+            )
+            for index, post in enumerate(posts)
+        ),
+        html_bytes=len(files["email.html"]),
+        files={name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    )
+    files["manifest.json"] = manifest.to_bytes()
     return Email(
         email_id=email_id,
         subject=subject,

@@ -4,6 +4,8 @@ does). Anything that is not a `PipelineError` is a bug."""
 
 from __future__ import annotations
 
+from pipeline.core.model import Finding
+
 
 class PipelineError(Exception):
     """A problem the user can fix; never shown as a traceback."""
@@ -62,3 +64,9 @@ class PostError(PipelineError):
     def __str__(self) -> str:
         text = f"{self.where}: {self.message}"
         return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+    def finding(self) -> Finding:
+        """The same problem as `check` reports it."""
+        return Finding(
+            "unreadable", self.source, self.message, self.hint, line=self.line, severity="error"
+        )

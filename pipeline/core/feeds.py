@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
@@ -40,22 +40,20 @@ Render = Callable[[Sequence[Post], int], bytes]  # (posts, how many carry full c
 
 def render_feed_sets(
     sets: Sequence[FeedSet],
+    rendered: Mapping[str, Post],
     config: Config,
     stylesheet: bytes,
     touched: Callable[[FeedSet], bool] | None = None,
 ) -> list[OutputFile]:
     """The feed files of these feeds (`feed_sets`), the feed index and the stylesheet.
-    With `touched`, a category or tag feed it declines is left out (it is up to date
-    on disk)."""
+    `rendered` holds each entry's rendered post by identity. With `touched`, a
+    category or tag feed it declines is left out (it is up to date on disk)."""
     files: list[OutputFile] = []
     budget = config.feed.max_bytes
     for feed in sets:
         if feed.kind and touched is not None and not touched(feed):
             continue
-        posts = feed.posts[: config.feed.limit]
-        unrendered = [post.source for post in posts if not post.rendered]
-        if unrendered:  # the build renders every entry first; a header here is a bug
-            raise RuntimeError(f"feed entries not rendered: {unrendered[:3]}")
+        posts = [rendered[header.identity] for header in feed.posts[: config.feed.limit]]
         files.append(OutputFile(feed.path("feed.xml"), fit(posts, _rss(feed), budget)))
         files.append(OutputFile(feed.path("atom.xml"), fit(posts, _atom(feed), budget)))
         if feed.folder == "":

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lxml import etree
 
-from pipeline.core.model import OutputFile, Post
+from pipeline.core.model import Header, OutputFile
 from pipeline.core.settings import Config
 
 INDEX_NAME = "feeds.opml"
@@ -44,7 +44,7 @@ class FeedSet:
     hub: str
     stylesheet: str  # the xml-stylesheet href, relative to the feed, or ""
     related: tuple[Link, ...]
-    posts: tuple[Post, ...]
+    posts: tuple[Header, ...]  # newest first: the feed's entries are the first `limit`
     names: tuple[str, ...] = ()  # the category or tag names it gathers ("" kind: main)
     kind: str = ""  # "category", "tag" or "" for the main feeds
 
@@ -79,16 +79,8 @@ def unique_slugs(names: Iterable[str]) -> dict[str, str]:
     return result
 
 
-def _categories(post: Post) -> tuple[str, ...]:
-    return post.categories
-
-
-def _tags(post: Post) -> tuple[str, ...]:
-    return post.tags
-
-
 def feed_sets(
-    live: Sequence[Post], config: Config, names: Mapping[str, Collection[str]] | None = None
+    live: Sequence[Header], config: Config, names: Mapping[str, Collection[str]] | None = None
 ) -> list[FeedSet]:
     """The main feed first, then the category and tag feeds ordered by path.
 
@@ -97,17 +89,17 @@ def feed_sets(
     carry, by kind, so the set of feeds and their paths are those of the whole site."""
     site = config.site
     base = config.feed.base_url
-    groups: list[tuple[str, str, Callable[[Post], tuple[str, ...]]]] = []
+    groups: list[tuple[str, str]] = []
     if config.feed.category_feeds:
-        groups.append(("category", "Category", _categories))
+        groups.append(("category", "Category"))
     if config.feed.tag_feeds:
-        groups.append(("tag", "Tag", _tags))
+        groups.append(("tag", "Tag"))
 
     def make(
         title: str,
         description: str,
         folder: str,
-        posts: Sequence[Post],
+        posts: Sequence[Header],
         related: tuple[Link, ...],
         names: tuple[str, ...] = (),
         kind: str = "",
@@ -131,10 +123,10 @@ def feed_sets(
         )
 
     others: list[FeedSet] = []
-    for kind, label, names_of in groups:
-        members_of: dict[str, list[Post]] = {}  # one pass over the posts, newest first
+    for kind, label in groups:
+        members_of: dict[str, list[Header]] = {}  # one pass over the posts, newest first
         for post in live:
-            for name in names_of(post):
+            for name in post.names(kind):
                 members_of.setdefault(name, []).append(post)
         for name in (names or {}).get(kind, ()):
             members_of.setdefault(name, [])
@@ -148,7 +140,7 @@ def feed_sets(
                 members = members_of[name]
             else:
                 wanted = set(owners)
-                members = [post for post in live if wanted & set(names_of(post))]
+                members = [post for post in live if wanted & set(post.names(kind))]
             others.append(
                 make(
                     f"{site.title}: {name}",

@@ -6,9 +6,10 @@ enter, so nothing downstream ever compares a naive time with an aware one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,62 @@ class Disclosure:
     origin: str  # "body", "front matter" or "site default"
 
 
+class Entry(NamedTuple):
+    """A file under a folder, as one walk saw it (a tuple: 100,000s are made)."""
+
+    path: str
+    relative: str  # with forward slashes
+    size: int
+    mtime_ns: int
+    symlink: bool
+    stat: str  # "relative\0size\0mtime_ns": what the fingerprint and the post index compare
+
+
+TERM_KINDS = ("category", "tag")  # the kinds of names a post carries, each with feeds
+
+
 @dataclass(frozen=True)
-class Post:
-    """One post, read and cleaned, ready for every output."""
+class Finding:
+    """Something the author should know, as a value: where, what, what to change.
+
+    `kind` names the rule ("naive-date", "undisclosed-affiliate", ...) so code
+    decides by it, never by the wording; `key` is the front-matter key involved."""
+
+    kind: str
+    file: str
+    message: str
+    hint: str = ""
+    line: int | None = None
+    key: str = ""
+    severity: str = "warning"  # "error" or "warning"
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def __str__(self) -> str:
+        """As `check` prints it."""
+        text = f"{self.where}: {self.severity}: {self.message}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+    @property
+    def brief(self) -> str:
+        """As a build's warning line says it."""
+        return f"{self.file}: {self.message}" if self.file else self.message
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
+class Header:
+    """What deciding needs of a post: its front matter, read without the body."""
 
     identity: str  # id, else url, else slug, else path under content/
     source: str  # path under content/, with forward slashes
@@ -41,18 +95,79 @@ class Post:
     draft: bool
     categories: tuple[str, ...]
     tags: tuple[str, ...]
-    author: str
+    author: str  # from the front matter, else the site's
+    excerpt: str  # the front matter's, else "" (the body makes one when rendered)
+    warnings: tuple[Finding, ...] = ()
+
+    def is_scheduled(self, now: datetime) -> bool:
+        return self.published > now
+
+    def names(self, kind: str) -> tuple[str, ...]:
+        """The post's names of one of TERM_KINDS."""
+        return self.categories if kind == "category" else self.tags
+
+    def terms(self, kinds: tuple[str, ...] = TERM_KINDS) -> Iterator[tuple[str, str]]:
+        """(kind, name) of each category and tag the post carries, of these kinds."""
+        for kind in kinds:
+            for name in self.names(kind):
+                yield kind, name
+
+
+@dataclass(frozen=True)
+class Post:
+    """One post, read and cleaned, ready for every output: its header and its body."""
+
+    header: Header
+    author: str  # the header's, or the one the theme chrome names
     excerpt: str  # plain text
     html: str  # cleaned body, absolute links, disclosures before affiliate links
     disclosures: tuple[Disclosure, ...]
     affiliate_links: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-    # False for a header read: front matter only, no body (html, disclosures and a
-    # body-made excerpt are empty). Deciding needs no more; outputs need rendered posts.
-    rendered: bool = True
+    warnings: tuple[Finding, ...] = ()  # what only the body shows
 
-    def is_scheduled(self, now: datetime) -> bool:
-        return self.published > now
+    @property
+    def identity(self) -> str:
+        return self.header.identity
+
+    @property
+    def source(self) -> str:
+        return self.header.source
+
+    @property
+    def content_hash(self) -> str:
+        return self.header.content_hash
+
+    @property
+    def title(self) -> str:
+        return self.header.title
+
+    @property
+    def url(self) -> str:
+        return self.header.url
+
+    @property
+    def entry_id(self) -> str:
+        return self.header.entry_id
+
+    @property
+    def published(self) -> datetime:
+        return self.header.published
+
+    @property
+    def modified(self) -> datetime:
+        return self.header.modified
+
+    @property
+    def draft(self) -> bool:
+        return self.header.draft
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return self.header.categories
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.header.tags
 
 
 @dataclass(frozen=True)
@@ -64,9 +179,17 @@ class LedgerEntry:
     content_hash: str
     published: datetime
     modified: datetime
-    first_seen: datetime
-    emailed_at: datetime | None
     removed: bool = False
+
+
+@dataclass(frozen=True)
+class BuildMarks:
+    """What a clean build notes for the next one ("" when unknown)."""
+
+    fingerprint: str = ""  # of all a build reads and writes: the nothing-changed exit
+    next_due: str = ""  # RFC 3339: when time alone changes the outcome
+    feeds_key: str = ""  # the cache key the written feeds were made with
+    build_token: str = ""  # which ledger the post index last agreed with
 
 
 @dataclass(frozen=True)
@@ -76,7 +199,7 @@ class LedgerSnapshot:
     entries: Mapping[str, LedgerEntry] = field(default_factory=dict)
     builds: int = 0  # completed builds; 0 means this is the first
     email_ids: frozenset[str] = frozenset()
-    meta: Mapping[str, str] = field(default_factory=dict)  # what the last build noted
+    marks: BuildMarks = BuildMarks()  # what the last build noted
 
     @property
     def first_build(self) -> bool:
@@ -85,16 +208,16 @@ class LedgerSnapshot:
 
 @dataclass(frozen=True)
 class Changes:
-    """What a build decided, before anything is written."""
+    """What a build decided, before anything is rendered or written."""
 
-    live: tuple[Post, ...]  # published posts that belong in the feeds, newest first
-    new: tuple[Post, ...]  # to announce as new
-    modified: tuple[Post, ...]  # to announce as updated
-    recorded_only: tuple[Post, ...]  # new to the ledger but not announced (first build, too old)
-    edited_quietly: tuple[Post, ...]  # body changed without a later modified_at
+    live: tuple[Header, ...]  # published posts that belong in the feeds, newest first
+    new: tuple[Header, ...]  # to announce as new
+    modified: tuple[Header, ...]  # to announce as updated
+    recorded_only: tuple[Header, ...]  # new to the ledger, not announced (first build, too old)
+    edited_quietly: tuple[Header, ...]  # body changed without a later modified_at
     removed: tuple[str, ...]  # identities gone or unpublished since the last build
-    scheduled: tuple[Post, ...]  # published_at still in the future
-    held: tuple[Post, ...]  # changed too recently (settle window); left for the next run
+    scheduled: tuple[Header, ...]  # published_at still in the future
+    held: tuple[Header, ...]  # changed too recently (settle window); left for the next run
     first_build: bool
 
 

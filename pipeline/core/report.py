@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pipeline.core.dates import rfc3339
 from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import PostError
-from pipeline.core.model import Changes, Email, Post
+from pipeline.core.model import Changes, Email, Finding, Header
 
 Line = tuple[int, str]  # (logging level, message)
 
@@ -20,9 +20,9 @@ class BuildReport:
     """What a build did, for people (log lines) and machines (--json)."""
 
     changes: Changes | None = None
-    posts: list[Post] = field(default_factory=list)  # every post read, published or not
+    posts: list[Header] = field(default_factory=list)  # every post read, published or not
     rejected: list[PostError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
     emails: list[Email] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
@@ -37,7 +37,7 @@ class BuildReport:
     def summary(self) -> dict[str, object]:
         changes = self.changes
 
-        def ids(posts: Iterable[Post]) -> list[str]:
+        def ids(posts: Iterable[Header]) -> list[str]:
             return [post.identity for post in posts]
 
         return {
@@ -71,7 +71,7 @@ class BuildReport:
                 {"file": e.source, "line": e.line, "message": e.message, "hint": e.hint}
                 for e in self.rejected
             ],
-            "warnings": self.warnings,
+            "warnings": [warning.brief for warning in self.warnings],
         }
 
 
@@ -80,7 +80,7 @@ def describe(report: BuildReport, settle_minutes: int, out_dir: str) -> Iterator
     for error in report.rejected:
         yield logging.ERROR, f"{error}\n  (post skipped; the others were built)"
     for warning in report.warnings:
-        yield logging.WARNING, warning
+        yield logging.WARNING, warning.brief
     changes = report.changes
     if changes is None:
         return

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.core.checks import Finding, check_outputs, check_posts, config_findings
+from pipeline.core.checks import check_outputs, check_posts, config_findings
 from pipeline.core.errors import ConfigError
+from pipeline.core.model import Finding
 from pipeline.core.settings import CONFIG_NAME, parse_config
-from pipeline.shell.build import find_posts
+from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site, read_config_file, site_of
 
 
@@ -62,7 +63,7 @@ def run_check(site: Site, report: CheckReport) -> CheckReport:
             files.append((source, Path(entry.path).read_bytes()))
         except OSError as exc:
             report.findings.append(
-                Finding(source, None, "error", f"cannot be read: {exc.strerror}")
+                Finding("unreadable", source, f"cannot be read: {exc.strerror}", severity="error")
             )
     _posts, findings = check_posts(files, site.config)
     report.findings.extend(findings)

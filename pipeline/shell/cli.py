@@ -18,7 +18,7 @@ from pipeline import __version__
 from pipeline.core.dates import DateError, parse_date
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.settings import Config
-from pipeline.shell.quick import ContentScan
+from pipeline.shell.quick import ContentScan, nothing_to_do, say_unchanged
 from pipeline.shell.site import load_site
 
 logger = logging.getLogger("pipeline")
@@ -181,15 +181,10 @@ def build(
         config = folder.config
         moment = _moment(now, "--now", config) or datetime.now(UTC)
         content_scan = None
-        if not (since or full_scan):
-            from pipeline.shell.launch import MESSAGE
-            from pipeline.shell.quick import scan_content, unchanged
-
-            content_scan = _handed_scan() or scan_content(folder)
-            if unchanged(folder, moment, content_scan.inputs):  # before the heavy imports
-                logger.info(MESSAGE)
-                if as_json:
-                    echo_json({"unchanged": True, "dry_run": dry_run}, compact=True)
+        if not (since or full_scan):  # before the heavy imports
+            content_scan = nothing_to_do(folder, moment, _handed_scan())
+            if content_scan is None:
+                say_unchanged(as_json, quiet, dry_run)
                 return 0
 
         from pipeline.core.report import describe

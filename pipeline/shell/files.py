@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
 
-from pipeline.core.errors import OutputError
+from pipeline.core.errors import OutputError, PostError
 from pipeline.core.feedsets import STYLESHEET_NAME
 from pipeline.core.model import OutputFile
 from pipeline.core.settings import Config
@@ -105,3 +105,29 @@ def stylesheet(config: Config) -> bytes:
     if not config.feed.stylesheet:
         return b""
     return files("pipeline").joinpath(STYLESHEET_NAME).read_bytes()
+
+
+def read_limited(path: Path, source: str, limit: int) -> bytes:
+    """The file's bytes, or a PostError when it is larger than the limit. One read
+    sized by fstat: a read(limit) allocates the whole limit, per file."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        chunks = []
+        total = 0
+        want = min(size, limit) + 1
+        while total <= limit:
+            chunk = os.read(fd, max(want - total, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > limit:
+        raise PostError(
+            source,
+            f"is {max(size, total) / 1_000_000:.1f} MB, over the {limit / 1_000_000:.1f} MB limit",
+            "split it, or raise [build] max_post_bytes in newsletter.toml",
+        )
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

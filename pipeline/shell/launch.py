@@ -14,11 +14,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.shell.quick import ContentScan
+from pipeline.shell.quick import ContentScan, say_unchanged
 
 _FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json"}
 _VALUES = ("--site", "--config", "--now")
-MESSAGE = "nothing changed since the last build; out/ is up to date"
 
 
 def plain_build(argv: list[str]) -> dict[str, str | bool] | None:
@@ -51,23 +50,20 @@ def quick(argv: list[str]) -> ContentScan | bool:
         return False
     try:
         from pipeline.core.dates import parse_date
-        from pipeline.shell.quick import scan_content, unchanged
+        from pipeline.shell.quick import nothing_to_do
         from pipeline.shell.site import load_site
 
-        site = Path(str(options.get("--site", ".")))
+        folder = Path(str(options.get("--site", ".")))
         config_file = options.get("--config")
-        folder = load_site(site, Path(str(config_file)) if config_file else None, {})
+        site = load_site(folder, Path(str(config_file)) if config_file else None, {})
         now = options.get("--now")
-        moment = parse_date(str(now), folder.config.site.timezone)[0] if now else datetime.now(UTC)
-        content = scan_content(folder)
-        if not unchanged(folder, moment, content.inputs):
-            return content
+        moment = parse_date(str(now), site.config.site.timezone)[0] if now else datetime.now(UTC)
+        content = nothing_to_do(site, moment)
     except Exception:  # noqa: BLE001 (the full command line reports it properly)
         return False
-    if options.get("json"):  # what `build --json` prints for it
-        sys.stdout.write('{"unchanged": true, "dry_run": false}\n')
-    elif not options.get("quiet"):
-        sys.stderr.write(MESSAGE + "\n")
+    if content is not None:
+        return content
+    say_unchanged(bool(options.get("json")), bool(options.get("quiet")))
     return True
 
 

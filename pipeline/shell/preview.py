@@ -24,15 +24,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
 
-from pipeline.core.checks import GMAIL_CLIP_BYTES, Finding, check_posts
-from pipeline.core.emails import EMAIL_FOLDER, render_email
+from pipeline.core.checks import GMAIL_CLIP_BYTES, check_posts
+from pipeline.core.emails import render_email
 from pipeline.core.errors import PipelineError, PostError
-from pipeline.core.model import Post
-from pipeline.shell.build import BuildOptions, render_posts, run_build
-from pipeline.shell.files import confined
-from pipeline.shell.quick import scan
+from pipeline.core.model import Finding, Header
+from pipeline.shell.build import BuildOptions, run_build
+from pipeline.shell.reading import render_posts
+from pipeline.shell.scan import scan
 from pipeline.shell.site import Site, default_template_dirs
 from pipeline.shell.templates import load_templates
+from pipeline.shell.written import read_email
 
 logger = logging.getLogger(__name__)
 
@@ -97,18 +98,15 @@ class PreviewSource:
             return Shown("Internal error", errors=(f"{type(error).__name__}: {error}",))
 
     def _written(self, site: Site, email_id: str) -> Shown:
-        folder = confined(site.out_dir, f"{EMAIL_FOLDER}/{email_id}")
         try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            page = (folder / "email.html").read_text(encoding="utf-8")
-            text = (folder / "email.txt").read_text(encoding="utf-8")
-        except (OSError, ValueError) as exc:
-            return Shown(f"Email {email_id}", errors=(f"{folder}: cannot be read ({exc})",))
+            manifest, page, text = read_email(site.out_dir, email_id)
+        except PipelineError as error:
+            return Shown(f"Email {email_id}", errors=(str(error),))
         return Shown(
             f"Written email {email_id}",
             sender=site.config.email.from_address,
-            subject=str(manifest.get("subject", "")),
-            preheader=str(manifest.get("preheader", "")),
+            subject=manifest.subject,
+            preheader=manifest.preheader,
             html=page,
             text=text,
         )
@@ -119,12 +117,15 @@ class PreviewSource:
         if report.rejected:
             return Shown("Some posts cannot be read", errors=tuple(str(e) for e in report.rejected))
         templates = load_templates(site.template_dir)
+        config = site.config
         if self.post:
             header = _find(report.posts, self.post)
-            post = render_posts([header], site)[header.identity]
-            single = replace(site.config, email=replace(site.config.email, mode="per-post"))
+            post = render_posts([header], config, site.content_dir, site.cache_path)[
+                header.identity
+            ]
+            single = replace(config, email=replace(config.email, mode="per-post"))
             email = render_email((post,), (), single, templates)
-            label, posts = f"Per-post email for {post.source}", [post]
+            label, posts = f"Per-post email for {post.source}", [header]
         elif report.emails:
             email = report.emails[0]
             label = f"The next email: {len(email.new)} new, {len(email.updated)} updated"
@@ -134,7 +135,8 @@ class PreviewSource:
             live = report.changes.live if report.changes else ()
             if not live:
                 return Shown("Nothing to preview", errors=("there is no published post yet",))
-            email = render_email((live[0],), (), site.config, templates)
+            newest = render_posts(live[:1], config, site.content_dir, site.cache_path)
+            email = render_email((newest[live[0].identity],), (), config, templates)
             label, posts = "Nothing new to send: the newest post, as a sample", [live[0]]
         files = [(p.source, (site.content_dir / p.source).read_bytes()) for p in posts]
         _posts, findings = check_posts(files, site.config)
@@ -149,7 +151,7 @@ class PreviewSource:
         )
 
 
-def _find(posts: list[Post], wanted: str) -> Post:
+def _find(posts: list[Header], wanted: str) -> Header:
     for post in posts:
         if wanted in (post.identity, post.source, post.source.rsplit("/", 1)[-1]):
             return post

@@ -1,4 +1,5 @@
-"""Shell: the nothing-changed exit, before any heavy import.
+"""Shell: the nothing-changed exit, before any heavy import (written once: the
+`newsletter` entry point and `build` both call it).
 
 A fingerprint of everything a build reads and writes (names, sizes and
 modification times under content/, the templates, newsletter.toml and out/, plus
@@ -10,58 +11,19 @@ already there, so it stops here. Standard library only, on purpose.
 from __future__ import annotations
 
 import hashlib
-import os
-import sqlite3
+import sys
 from collections.abc import Sequence
-from contextlib import closing
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
 from pipeline import __version__
+from pipeline.core.model import Entry
+from pipeline.shell.scan import scan
 from pipeline.shell.site import Site, default_template_dirs
+from pipeline.store.ledger import read_marks
 
-
-class Entry(NamedTuple):
-    """A file under a folder, as one scandir walk saw it (a tuple: 10,000s are made)."""
-
-    path: str
-    relative: str  # with forward slashes
-    size: int
-    mtime_ns: int
-    symlink: bool
-    stat: str  # "relative\0size\0mtime_ns": what the fingerprint and the post index compare
-
-
-def scan(root: Path) -> list[Entry]:
-    """Every file under `root` (symlinked folders are not entered), sorted by path."""
-    found: list[Entry] = []
-    append, make = found.append, tuple.__new__  # 100,000s of entries: the loop stays lean
-    base = str(root)
-    skip = len(base) + 1  # scandir joins paths onto `base`: the rest is the relative path
-    stack = [base]
-    while stack:
-        folder = stack.pop()
-        try:
-            listing = os.scandir(folder)
-        except OSError:
-            continue
-        with listing:
-            for entry in listing:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                        continue
-                    stat = entry.stat()
-                except OSError:
-                    continue
-                path = entry.path
-                relative, size, mtime_ns = path[skip:], stat.st_size, stat.st_mtime_ns
-                line = f"{relative}\0{size}\0{mtime_ns}"
-                append(make(Entry, (path, relative, size, mtime_ns, entry.is_symlink(), line)))
-    found.sort(key=itemgetter(1))  # by relative path
-    return found
+MESSAGE = "nothing changed since the last build; out/ is up to date"
 
 
 def _tree(digest: hashlib._Hash, root: Path, entries: Sequence[Entry] | None = None) -> None:
@@ -108,18 +70,25 @@ def scan_content(site: Site) -> ContentScan:
 def unchanged(site: Site, now: datetime, inputs: str) -> bool:
     """True when the last clean build saw exactly these inputs (`inputs_fingerprint`)
     and out/ as it is, and nothing is due."""
-    path = site.state_path
-    if not path.exists():
+    marks = read_marks(site.state_path)
+    if marks is None or not marks.fingerprint:
         return False
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            rows = dict(
-                db.execute("SELECT key, value FROM meta WHERE key IN ('fingerprint', 'next_due')")
-            )
-    except sqlite3.Error:
-        return False  # let the full build report what is wrong with the ledger
-    stored: str | None = rows.get("fingerprint")
-    due: str | None = rows.get("next_due")
-    if not stored or (due and now >= datetime.fromisoformat(due)):
+    if marks.next_due and now >= datetime.fromisoformat(marks.next_due):
         return False
-    return bool(stored == fingerprint(site, inputs))
+    return marks.fingerprint == fingerprint(site, inputs)
+
+
+def nothing_to_do(
+    site: Site, now: datetime, handed: ContentScan | None = None
+) -> ContentScan | None:
+    """None when a build would change nothing; else the walk of content/ to build from."""
+    content = handed or scan_content(site)
+    return None if unchanged(site, now, content.inputs) else content
+
+
+def say_unchanged(as_json: bool, quiet: bool, dry_run: bool = False) -> None:
+    """What `build` prints when nothing changed (JSON by hand: json is not imported)."""
+    if as_json:
+        sys.stdout.write(f'{{"unchanged": true, "dry_run": {str(dry_run).lower()}}}\n')
+    elif not quiet:
+        sys.stderr.write(MESSAGE + "\n")

@@ -6,45 +6,30 @@ lock), then reads the ledger's history and the emails in out/email/.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.report import BuildReport
 from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.site import Site
+from pipeline.shell.written import written_emails
 from pipeline.store import ledger
-
-
-def emails_on_disk(out_dir: Path) -> list[dict[str, object]]:
-    """Every complete email folder (its manifest is written last), newest first."""
-    folder = out_dir / EMAIL_FOLDER
-    found = []
-    for manifest in sorted(folder.glob("*/manifest.json"), reverse=True) if folder.is_dir() else []:
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        found.append(
-            {
-                "email_id": manifest.parent.name,
-                "subject": data.get("subject", ""),
-                "posts": len(data.get("posts", [])),
-            }
-        )
-    return found
 
 
 def gather_status(site: Site, now: datetime) -> dict[str, Any]:
     report = run_build(site, BuildOptions(now=now, dry_run=True))
     recorded = ledger.read_snapshot(site.state_path).email_ids
-    emails = emails_on_disk(site.out_dir)
-    for email in emails:
-        email["recorded"] = email["email_id"] in recorded
+    emails = [
+        {
+            "email_id": email_id,
+            "subject": manifest.subject,
+            "posts": len(manifest.posts),
+            "recorded": email_id in recorded,
+        }
+        for email_id, manifest in written_emails(site.out_dir, newest_first=True)
+    ]
     return {
         "now": rfc3339(now),
         "would": _would(report, site),

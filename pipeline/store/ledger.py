@@ -1,23 +1,26 @@
-"""Effect: the SQLite ledger of what earlier builds saw and emailed.
+"""Store: the SQLite ledger of what earlier builds saw and emailed.
 
 Read once at the start of a build (a snapshot, a plain value), written once at the
 end in a single transaction, and only after every output is on disk: a build killed
 before the commit leaves the ledger as it was, and the next one redoes its work.
+This module owns the ledger's schema and its migrations; other modules see its
+columns only through `post_states()` and the values it returns.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
 from pipeline.core.dates import rfc3339
 from pipeline.core.errors import OutputError
-from pipeline.core.model import Changes, LedgerEntry, LedgerSnapshot
+from pipeline.core.model import BuildMarks, Changes, LedgerEntry, LedgerSnapshot
+from pipeline.store.sqlite import chunks, marks, tables
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -47,6 +50,10 @@ CREATE TABLE IF NOT EXISTS emails (
     posts TEXT NOT NULL
 );
 """
+# Version N -> the statements that take a ledger from N to N + 1, run in the commit's
+# transaction. Version 1 is the first release's; a new table or column adds an entry.
+MIGRATIONS: dict[int, str] = {}
+_MARKS = tuple(f.name for f in fields(BuildMarks))
 
 
 @dataclass(frozen=True)
@@ -77,24 +84,50 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
         raise _broken(path, exc) from None
 
 
+def _version(db: sqlite3.Connection, present: set[str]) -> int:
+    """The schema version of an existing ledger (0: none yet)."""
+    if "posts" not in present:
+        return 0
+    if "meta" not in present:
+        return 1
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the ledger to SCHEMA_VERSION, inside the caller's transaction."""
+    version = _version(db, tables(db))
+    if version > SCHEMA_VERSION:
+        raise OutputError(
+            f"the ledger {path} was written by a newer version (schema {version})",
+            f"upgrade newsletter-pipeline: this version knows schema {SCHEMA_VERSION} and older",
+        )
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    for step in range(max(version, 1), SCHEMA_VERSION):
+        for statement in MIGRATIONS[step].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
 def read_snapshot(path: Path, only: Collection[str] | None = None) -> LedgerSnapshot:
     """The ledger's content; an absent ledger is an empty one (a first build). With
     `only`, just those identities' entries (a cron run reads what it decides on)."""
     if not path.exists():
         return LedgerSnapshot()
     with _connect(path) as db:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "posts" not in tables:
+        present = tables(db)
+        if "posts" not in present:
             return LedgerSnapshot()
         if only is None:
             rows = db.execute(_ENTRIES).fetchall()
         else:
-            wanted = list(only)
             rows = []
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows += db.execute(f"{_ENTRIES} WHERE identity IN ({marks})", chunk).fetchall()
+            for chunk in chunks(list(only)):
+                query = f"{_ENTRIES} WHERE identity IN ({marks(len(chunk))})"
+                rows += db.execute(query, chunk).fetchall()
         entries = {
             row[0]: LedgerEntry(
                 identity=row[0],
@@ -102,22 +135,45 @@ def read_snapshot(path: Path, only: Collection[str] | None = None) -> LedgerSnap
                 content_hash=row[2],
                 published=datetime.fromisoformat(row[3]),
                 modified=datetime.fromisoformat(row[4]),
-                first_seen=datetime.fromisoformat(row[5]),
-                emailed_at=datetime.fromisoformat(row[6]) if row[6] else None,
-                removed=row[7] is not None,
+                removed=row[5] is not None,
             )
             for row in rows
         }
         builds = db.execute("SELECT COUNT(*) FROM builds").fetchone()[0]
         email_ids = frozenset(row[0] for row in db.execute("SELECT email_id FROM emails"))
-        meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-    return LedgerSnapshot(entries=entries, builds=builds, email_ids=email_ids, meta=meta)
+        noted = _read_marks(db) if "meta" in present else BuildMarks()
+    return LedgerSnapshot(entries=entries, builds=builds, email_ids=email_ids, marks=noted)
 
 
-_ENTRIES = (
-    "SELECT identity, source, content_hash, published_at, modified_at, first_seen,"
-    " emailed_at, removed_at FROM posts"
-)
+_ENTRIES = "SELECT identity, source, content_hash, published_at, modified_at, removed_at FROM posts"
+
+
+def _read_marks(db: sqlite3.Connection) -> BuildMarks:
+    query = f"SELECT key, value FROM meta WHERE key IN ({marks(len(_MARKS))})"  # noqa: S608
+    found = dict(db.execute(query, _MARKS))
+    return BuildMarks(**{name: str(found.get(name, "")) for name in _MARKS})
+
+
+def read_marks(path: Path) -> BuildMarks | None:
+    """What the last build noted, read-only and quickly (the nothing-changed exit);
+    None when there is no ledger or it cannot be read (the full build says why)."""
+    if not path.exists():
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return _read_marks(db)
+    except sqlite3.Error:
+        return None
+
+
+def post_states(schema: str) -> str:
+    """The ledger's posts as a relation (identity, source, content_hash, modified_at,
+    removed) for a query that has ATTACHed the ledger as `schema`: the post index
+    joins this, never the ledger's own columns."""
+    return (
+        "(SELECT identity, source, content_hash, modified_at, "  # noqa: S608 (a schema name of ours)
+        f"removed_at IS NOT NULL AS removed FROM {schema}.posts)"
+    )
 
 
 def commit(
@@ -126,20 +182,17 @@ def commit(
     emails: Sequence[EmailRecord],
     now: datetime,
     summary: dict[str, object],
-    meta: Mapping[str, str] | None = None,
+    noted: BuildMarks,
 ) -> None:
-    """Record one build: its posts, removals and emails, all or nothing. `meta` holds
-    what the nothing-changed exit compares with (empty values are removed)."""
+    """Record one build: its posts, removals, emails and marks, all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = rfc3339(now)
     with _connect(path) as db:
-        db.executescript(SCHEMA)
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            for key, value in (meta or {}).items():
+            _migrate(db, path)
+            for key in _MARKS:
+                value = getattr(noted, key)
                 if value:
                     db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
                 else:
@@ -185,11 +238,10 @@ def commit(
                         json.dumps(list(email.identities)),
                     ),
                 )
-                for identity in email.identities:
-                    db.execute(
-                        "UPDATE posts SET emailed_at = ?, email_id = ? WHERE identity = ?",
-                        (stamp, email.email_id, identity),
-                    )
+                db.executemany(
+                    "UPDATE posts SET emailed_at = ?, email_id = ? WHERE identity = ?",
+                    ((stamp, email.email_id, identity) for identity in email.identities),
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -201,8 +253,7 @@ def history(path: Path, limit: int = 5) -> list[tuple[str, dict[str, object]]]:
     if not path.exists():
         return []
     with _connect(path) as db:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "builds" not in tables:
+        if "builds" not in tables(db):
             return []
         rows = db.execute(
             "SELECT ran_at, summary FROM builds ORDER BY id DESC LIMIT ?", (limit,)

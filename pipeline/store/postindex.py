@@ -23,10 +23,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from pipeline.core.codec import header_from_json, header_to_json
 from pipeline.core.dates import rfc3339
-from pipeline.core.model import Post
+from pipeline.core.model import Header
 from pipeline.core.settings import Config
-from pipeline.store.rendered import from_json
+from pipeline.store.ledger import post_states
+from pipeline.store.sqlite import chunks, marks, tables
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +77,12 @@ class Row:
     """A header as the index stores it; `text` is its JSON (made where it was read)."""
 
     stat: str  # the file's Entry.stat when it was read
-    post: Post
+    post: Header
     text: str
 
 
-def row_for(stat: str, post: Post) -> Row:
-    from pipeline.store.rendered import to_json
-
-    return Row(stat, post, to_json(post))
+def row_for(stat: str, post: Header) -> Row:
+    return Row(stat, post, header_to_json(post))
 
 
 class IndexFailure(Exception):
@@ -128,12 +128,9 @@ class PostIndex:
         self.writable = writable
         self.kinds = kinds  # the kinds of names that have feeds: only they are indexed
 
-    def _terms(self, post: Post) -> Iterator[tuple[str, str]]:
+    def _terms(self, post: Header) -> Iterator[tuple[str, str]]:
         """(kind, name) of each category and tag name of the post that has feeds."""
-        for kind, names in (("category", post.categories), ("tag", post.tags)):
-            if kind in self.kinds:
-                for name in names:
-                    yield kind, name
+        return post.terms(self.kinds)
 
     @_guarded
     def stats(self) -> set[str]:
@@ -141,14 +138,13 @@ class PostIndex:
         return {row[0] for row in self._db.execute(_STATS)}
 
     @_guarded
-    def headers(self, sources: Iterable[str]) -> dict[str, Post]:
+    def headers(self, sources: Iterable[str]) -> dict[str, Header]:
         """The stored headers of these files (those indexed)."""
-        found: dict[str, Post] = {}
-        for chunk in _chunks(list(sources)):
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT source, post FROM files WHERE source IN ({marks})"  # noqa: S608 (only "?" marks)
+        found: dict[str, Header] = {}
+        for chunk in chunks(list(sources)):
+            query = f"SELECT source, post FROM files WHERE source IN ({marks(len(chunk))})"  # noqa: S608 (only "?" marks)
             found.update(
-                (source, from_json(text)) for source, text in self._db.execute(query, chunk)
+                (source, header_from_json(text)) for source, text in self._db.execute(query, chunk)
             )
         return found
 
@@ -358,8 +354,7 @@ class Steady:
         if not kind:
             return [row[0] for row in self._db.execute(_STEADY_NEWEST, (limit,))]
         wanted = sorted(set(names))
-        marks = ",".join("?" * len(wanted))
-        query = _STEADY_NEWEST_OF.format(marks=marks)
+        query = _STEADY_NEWEST_OF.format(marks=marks(len(wanted)))
         return [row[0] for row in self._db.execute(query, (kind, *wanted, limit))]
 
     @_guarded
@@ -371,30 +366,31 @@ class Steady:
 _STATS = "SELECT stat FROM files"
 # A steady post: the ledger holds it, not removed, with this very file, hash and
 # last change, and it is published (no draft, not scheduled) under its own identity.
-_CANDIDATES = """
-SELECT f.source FROM files AS f LEFT JOIN ledger.posts AS p ON p.identity = f.identity
-WHERE p.identity IS NULL OR p.removed_at IS NOT NULL OR f.draft OR f.published_us > ?
+_LEDGER = post_states("ledger")  # the ledger's columns are the ledger module's
+_CANDIDATES = f"""
+SELECT f.source FROM files AS f LEFT JOIN {_LEDGER} AS p ON p.identity = f.identity
+WHERE p.identity IS NULL OR p.removed OR f.draft OR f.published_us > ?
    OR p.modified_at IS NOT f.modified OR p.content_hash IS NOT f.content_hash
    OR p.source IS NOT f.source
 UNION
 SELECT source FROM files WHERE identity IN (
     SELECT identity FROM files GROUP BY identity HAVING COUNT(*) > 1)
-"""
-_CANDIDATES_OF_CHECKED = """
-SELECT f.source FROM files AS f LEFT JOIN ledger.posts AS p ON p.identity = f.identity
+"""  # noqa: S608 (constants)
+_CANDIDATES_OF_CHECKED = f"""
+SELECT f.source FROM files AS f LEFT JOIN {_LEDGER} AS p ON p.identity = f.identity
 WHERE f.source IN (SELECT source FROM temp.checked) AND (
-   p.identity IS NULL OR p.removed_at IS NOT NULL OR f.draft OR f.published_us > ?
+   p.identity IS NULL OR p.removed OR f.draft OR f.published_us > ?
    OR p.modified_at IS NOT f.modified OR p.content_hash IS NOT f.content_hash
    OR p.source IS NOT f.source)
 UNION
 SELECT f.source FROM files AS f
 WHERE f.identity IN (SELECT identity FROM files WHERE source IN (SELECT source FROM temp.checked))
   AND (SELECT COUNT(*) FROM files AS g WHERE g.identity = f.identity) > 1
-"""
-_VANISHED = """
-SELECT identity FROM ledger.posts WHERE removed_at IS NULL
+"""  # noqa: S608 (constants)
+_VANISHED = f"""
+SELECT identity FROM {_LEDGER} WHERE NOT removed
    AND identity NOT IN (SELECT identity FROM main.files)
-"""
+"""  # noqa: S608 (constants)
 _NOT_CANDIDATE = "source NOT IN (SELECT source FROM temp.candidates)"
 # Every candidate is a row (the candidate query picks rows): no NOT IN scan needed.
 _STEADY_COUNT = "SELECT (SELECT COUNT(*) FROM files) - (SELECT COUNT(*) FROM temp.candidates)"
@@ -413,11 +409,6 @@ _STEADY_NEWEST_OF = (
     f"WHERE kind = ? AND name IN ({{marks}}) AND {_NOT_CANDIDATE} "
     "ORDER BY published_us DESC, identity LIMIT ?"
 )
-
-
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def open_index(path: Path, key: str, kinds: tuple[str, ...], writable: bool) -> PostIndex | None:
@@ -463,9 +454,9 @@ def _prepare(
         # A cache: a power cut may damage it (the build then rebuilds it, with a
         # warning); a killed build cannot. Not waiting for the disk saves seconds.
         db.execute("PRAGMA synchronous = OFF")
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    meta = dict(db.execute("SELECT key, value FROM index_meta")) if "index_meta" in tables else {}
-    if meta.get("key") == key and "files" in tables:
+    present = tables(db)
+    meta = dict(db.execute("SELECT key, value FROM index_meta")) if "index_meta" in present else {}
+    if meta.get("key") == key and "files" in present:
         recorded = meta.get("recorded") == "1"
         return PostIndex(db, path, complete=recorded, writable=writable, kinds=kinds)
     if not writable:

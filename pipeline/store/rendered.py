@@ -1,34 +1,31 @@
-"""Effect: a disposable cache beside the ledger (`cache.sqlite`), and its key.
+"""Store: rendered posts by content hash in `cache.sqlite`, and the cache's key.
 
-Here: rendered posts by content hash (a feed of 20 entries renders only the new
-one), and the compact JSON form of a Post that the cache and the post index
-(`postindex`, in the same file) store. Both are keyed by a digest of the
-configuration and the code version, so changing either invalidates them. Losing or
-damaging the cache only costs time: every problem with it is a warning, never a
-failed build.
+A feed of 20 entries renders only the new one: the others come from here. This
+module owns the `rendered` table; the post index (`postindex`) shares the file.
+Both are keyed by `cache_key`, a digest of the configuration and the code version,
+so changing either invalidates them. Losing or damaging the cache only costs time:
+every problem with it is a warning, never a failed build.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
-from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from pipeline import __version__
-from pipeline.core.dates import rfc3339
-from pipeline.core.model import Disclosure, Post
+from pipeline.core.codec import post_from_json, post_to_json
+from pipeline.core.model import Post
 from pipeline.core.settings import Config
+from pipeline.store.sqlite import chunks, marks
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 5  # bump when Post or rendering changes shape
+CACHE_FORMAT = 6  # bump when Header, Post or rendering changes shape
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rendered (
     content_hash TEXT NOT NULL, key TEXT NOT NULL, post TEXT NOT NULL,
@@ -61,39 +58,6 @@ def cache_key(config: Config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_FIELDS = tuple(Post.__dataclass_fields__)
-
-
-def to_json(post: Post) -> str:
-    """A post as a JSON array in field order (compact, and quick to load back)."""
-    values: list[Any] = []
-    for name in _FIELDS:
-        value = getattr(post, name)
-        if name in ("published", "modified"):
-            value = rfc3339(value)
-        elif name == "disclosures":
-            value = [[d.kind, d.label, d.html, d.text, d.origin] for d in value]
-        values.append(value)
-    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-
-
-_DATES = (_FIELDS.index("published"), _FIELDS.index("modified"))
-_TUPLES = tuple(_FIELDS.index(n) for n in ("categories", "tags", "affiliate_links", "warnings"))
-_DISCLOSURES = _FIELDS.index("disclosures")
-
-
-def from_json(text: str) -> Post:
-    values = json.loads(text)
-    if len(values) != len(_FIELDS):
-        raise ValueError("a post of another shape")
-    for index in _DATES:
-        values[index] = datetime.fromisoformat(values[index])
-    for index in _TUPLES:
-        values[index] = tuple(values[index])
-    values[_DISCLOSURES] = tuple(Disclosure(*d) for d in values[_DISCLOSURES])
-    return Post(*values)
-
-
 @contextmanager
 def _connect(path: Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(path, timeout=10)) as db:
@@ -110,12 +74,13 @@ def load_rendered(path: Path, key: str, hashes: Iterable[str]) -> dict[str, Post
     found: dict[str, Post] = {}
     try:
         with _connect(path) as db:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT content_hash, post FROM rendered WHERE key = ? AND content_hash IN ({marks})"  # noqa: S608, E501 (only "?" marks)
+            for chunk in chunks(wanted):
+                query = (
+                    "SELECT content_hash, post FROM rendered "  # noqa: S608 (only "?" marks)
+                    f"WHERE key = ? AND content_hash IN ({marks(len(chunk))})"
+                )
                 for content_hash, post in db.execute(query, (key, *chunk)):
-                    found[content_hash] = from_json(post)
+                    found[content_hash] = post_from_json(post)
     except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
         logger.warning("%s: cache unreadable (%s); rendering again", path, exc)
         return {}
@@ -134,7 +99,7 @@ def save(path: Path, key: str, rendered: Iterable[Post]) -> None:
             db.execute("DELETE FROM rendered WHERE key != ?", (key,))
             db.executemany(
                 "INSERT OR REPLACE INTO rendered VALUES (?, ?, ?)",
-                ((p.content_hash, key, to_json(p)) for p in rendered),
+                ((p.content_hash, key, post_to_json(p)) for p in rendered),
             )
             db.execute(
                 "DELETE FROM rendered WHERE rowid <= "

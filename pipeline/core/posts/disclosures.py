@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from pipeline.core.errors import PostError
-from pipeline.core.model import Disclosure
+from pipeline.core.model import Disclosure, Finding
 from pipeline.core.posts.markup import (
     Block,
     add_rel,
@@ -34,7 +34,6 @@ AffiliateTest = Callable[[str], bool]
 
 
 _DISCLOSURE_WORD = re.compile(r"\b(disclosures?|disclaimers?)\b", re.IGNORECASE)
-_RAW_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,18 +44,7 @@ class Body:
     disclosures: tuple[Disclosure, ...]  # front matter, then body, then the site default
     affiliate_links: tuple[str, ...]
     disclosure_blocks: frozenset[int]  # indexes of the body's disclosure paragraphs
-    warnings: tuple[str, ...]
-
-
-def _hrefs(block: Block) -> list[str]:
-    found = list(block.hrefs)
-    for token in block.tokens:
-        if token.type == "html_block":
-            found.extend(_RAW_HREF.findall(token.content))
-        for child in token.children or ():
-            if child.type == "html_inline":
-                found.extend(_RAW_HREF.findall(child.content))
-    return found
+    warnings: tuple[Finding, ...]
 
 
 def _disclosure_label(block: Block) -> str | None:
@@ -193,7 +181,7 @@ def arrange_body(
         (
             i
             for i, block in enumerate(blocks)
-            if any(is_affiliate(urljoin(url, h)) for h in _hrefs(block))
+            if any(is_affiliate(urljoin(url, h)) for h in block.links())
         ),
         None,
     )
@@ -210,7 +198,7 @@ def arrange_body(
     fragment = sanitize(render_blocks(kept), url)
     fragment = add_rel(fragment, lambda href: "sponsored" if is_affiliate(href) else None)
     affiliate_links = tuple(h for h in anchor_hrefs(fragment) if is_affiliate(h))
-    warnings: list[str] = []
+    warnings: list[Finding] = []
     if affiliate_links and not any(d.kind == "affiliate" for d in disclosures):
         default = parse_disclosure(
             config.affiliate.default_disclosure, url, is_affiliate, "site default"
@@ -218,9 +206,13 @@ def arrange_body(
         lead.append(default)
         disclosures.append(default)
         warnings.append(
-            f"{source}: has affiliate links but no affiliate disclosure; "
-            "the site's default disclosure is added (write your own: a paragraph starting "
-            "**Affiliate disclosure:**)"
+            Finding(
+                "undisclosed-affiliate",
+                source,
+                "has affiliate links but no affiliate disclosure; the site's default "
+                "disclosure is added (write your own: a paragraph starting "
+                "**Affiliate disclosure:**)",
+            )
         )
     return Body(
         html="".join(f"<p>{d.html}</p>\n" for d in lead) + fragment,

@@ -92,9 +92,9 @@ def _clean_values(value: Any, budget: list[int]) -> Any:
 # list of them. Read without YAML's (slow, pure Python) object construction; anything
 # else -- escapes, plain scalars, anchors, comments -- goes to the YAML loader.
 _QUICK_LINE = re.compile(  # one line: `key: "text"`, `key:`, `  - "text"`, or blank
-    r'^(?:([A-Za-z_][A-Za-z0-9_-]*):(?:[ \t]+(")([^"\\\n]*)")?[ \t]*'
-    r'|[ \t]*(-)[ \t]+"([^"\\\n]*)"[ \t]*'
-    r"|[ \t]*)$",
+    r'^(?:([A-Za-z_][A-Za-z0-9_-]*):(?: +(")([^"\\\n]*)")? *'
+    r'| *(-) +"([^"\\\n]*)" *'
+    r"| *)$",  # spaces only: libyaml refuses a tab in any of these places
     re.MULTILINE,
 )
 _YAML_WORDS = frozenset(

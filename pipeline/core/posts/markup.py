@@ -43,6 +43,8 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
 _ANCHOR = re.compile(r'<a\b([^>]*?)\bhref="([^"]*)"([^>]*)>')
+_RAW_HREF = re.compile(r"""href\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_RAW_LINK = re.compile(r"""(?:href|src)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,30 @@ class Block:
 
     @property
     def hrefs(self) -> tuple[str, ...]:
-        found = []
+        """The Markdown links' targets."""
+        return tuple(
+            str(child.attrGet("href") or "")
+            for token in self.tokens
+            for child in token.children or ()
+            if child.type == "link_open"
+        )
+
+    def links(self, images: bool = False) -> list[str]:
+        """The link targets the block holds as written: Markdown links and raw HTML
+        `href`s and, with `images`, image sources (Markdown and HTML `src`) too."""
+        raw = _RAW_LINK if images else _RAW_HREF
+        found: list[str] = []
         for token in self.tokens:
+            if token.type == "html_block":
+                found.extend(raw.findall(token.content))
             for child in token.children or ():
                 if child.type == "link_open":
                     found.append(str(child.attrGet("href") or ""))
-        return tuple(found)
+                elif child.type == "image" and images:
+                    found.append(str(child.attrGet("src") or ""))
+                elif child.type == "html_inline":
+                    found.extend(raw.findall(child.content))
+        return found
 
 
 @cache

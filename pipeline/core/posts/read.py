@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from pipeline.core.dates import DateError, parse_date
 from pipeline.core.errors import PostError
-from pipeline.core.model import Post
+from pipeline.core.model import Finding, Header, Post
 from pipeline.core.posts.chrome import strip_chrome
 from pipeline.core.posts.disclosures import arrange_body
 from pipeline.core.posts.front_matter import (
@@ -44,10 +43,9 @@ def read_post(source: str, raw: bytes, config: Config) -> Post:
     return _render(_header(source, meta, raw, config), meta, clean_text(body), config)
 
 
-def read_header(source: str, raw: bytes, config: Config) -> Post:
-    """Read what deciding needs (front matter, identity, dates, state), not the body:
-    a Post with `rendered=False`. Every error `read_post` raises for the front matter,
-    this raises too."""
+def read_header(source: str, raw: bytes, config: Config) -> Header:
+    """Read what deciding needs (front matter, identity, dates, state), not the body.
+    Every error `read_post` raises for the front matter, this raises too."""
     meta, _body = _split(source, raw)
     return _header(source, meta, raw, config)
 
@@ -66,7 +64,7 @@ def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str]:
     return split_front_matter(source, text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def _date(source: str, key: str, value: Any, config: Config, warnings: list[str]) -> datetime:
+def _date(source: str, key: str, value: Any, config: Config, warnings: list[Finding]) -> datetime:
     try:
         moment, naive = parse_date(value, config.site.timezone)
     except DateError as exc:
@@ -77,8 +75,13 @@ def _date(source: str, key: str, value: Any, config: Config, warnings: list[str]
         ) from None
     if naive and config.site.timezone is None:
         warnings.append(
-            f"{source}: '{key}' has no time zone and [site] timezone is not set, so it is "
-            "read as UTC; set timezone in newsletter.toml (or write an offset)"
+            Finding(
+                "naive-date",
+                source,
+                f"'{key}' has no time zone and [site] timezone is not set, so it is "
+                "read as UTC; set timezone in newsletter.toml (or write an offset)",
+                key=key,
+            )
         )
     # Whole seconds, as the ledger and every feed store them: a fraction kept here
     # would make the post look modified again at every build.
@@ -159,7 +162,7 @@ def _stable_uuid(site_url: str, identity: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site_url + '#' + identity)}"
 
 
-def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Post:
+def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Header:
     title_value = meta.get("title")
     if title_value in (None, ""):
         raise PostError(source, "has no title", 'add title: "..." to the front matter')
@@ -177,14 +180,19 @@ def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Po
                 "add published_at: 2026-05-19T15:50:46+00:00 (or date:) to the front matter",
             )
         key, value = "date (from the file name)", dated[1]
-    warnings: list[str] = []
+    warnings: list[Finding] = []
     published = _date(source, key, value, config, warnings)
     mkey, mvalue = field(meta, "modified")
     modified = published if mvalue is None else _date(source, mkey, mvalue, config, warnings)
     if modified < published:
         warnings.append(
-            f"{source}: '{mkey}' ({mvalue}) is before the publication date; "
-            "the publication date is used as the last change"
+            Finding(
+                "modified-before-published",
+                source,
+                f"'{mkey}' ({mvalue}) is before the publication date; "
+                "the publication date is used as the last change",
+                key=mkey,
+            )
         )
         modified = published
 
@@ -218,7 +226,7 @@ def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Po
         )
     ckey, categories = field(meta, "categories")
     tkey, tags = field(meta, "tags")
-    return Post(
+    return Header(
         identity=identity,
         source=source,
         content_hash=hashlib.sha256(raw).hexdigest(),
@@ -232,15 +240,11 @@ def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Po
         tags=as_names(source, tkey, tags),
         author=" ".join((author or config.site.author).split()),
         excerpt=excerpt,
-        html="",
-        disclosures=(),
-        affiliate_links=(),
         warnings=tuple(warnings),
-        rendered=False,
     )
 
 
-def _render(header: Post, meta: dict[str, Any], body: str, config: Config) -> Post:
+def _render(header: Header, meta: dict[str, Any], body: str, config: Config) -> Post:
     """The header completed with its body: cleaned HTML, disclosures, excerpt."""
     source = header.source
     stripped = strip_chrome(
@@ -258,16 +262,46 @@ def _render(header: Post, meta: dict[str, Any], body: str, config: Config) -> Po
     author = header.author
     if field(meta, "author")[1] is None and stripped.author:
         author = " ".join(stripped.author.split())
-    return replace(
-        header,
+    return Post(
+        header=header,
         author=author,
         excerpt=excerpt,
         html=arranged.html,
         disclosures=arranged.disclosures,
         affiliate_links=arranged.affiliate_links,
-        warnings=header.warnings + arranged.warnings,
-        rendered=True,
+        warnings=arranged.warnings,
     )
+
+
+class Identified(Protocol):
+    @property
+    def identity(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+P = TypeVar("P", bound=Identified)
+
+
+def one_per_identity(posts: Iterable[P]) -> tuple[list[P], list[PostError]]:
+    """The posts in the order given; a later one with an identity already taken is
+    rejected, naming the first (one rule for the build and for `check`)."""
+    first: dict[str, str] = {}
+    kept: list[P] = []
+    rejected: list[PostError] = []
+    for post in posts:
+        if post.identity in first:
+            rejected.append(
+                PostError(
+                    post.source,
+                    f"has the same identity {post.identity!r} as {first[post.identity]}",
+                    "give one of them its own id (or url/slug) in the front matter",
+                )
+            )
+            continue
+        first[post.identity] = post.source
+        kept.append(post)
+    return kept, rejected
 
 
 def make_excerpt(paragraphs: Sequence[str], length: int) -> str:

@@ -1,0 +1,121 @@
+"""Shell: post files -> headers (for the index) and rendered posts, on every core.
+
+The only place post files are opened during a build. Many files are read, or many
+posts rendered, in forked worker processes (nothing to re-import), each handed its
+configuration with the work, not through a global.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline.core.codec import header_from_json
+from pipeline.core.errors import PostError
+from pipeline.core.model import Entry, Header, Post
+from pipeline.core.posts.read import read_header, read_post
+from pipeline.core.settings import Config
+from pipeline.shell.files import read_limited
+from pipeline.store import rendered as cache
+from pipeline.store.postindex import Row, row_for
+
+Progress = Callable[[Iterable[Entry], int], Iterable[Entry]]  # (files, how many)
+T = TypeVar("T")
+R = TypeVar("R")
+
+PARALLEL_FROM = 1500  # files to read before a second process pays for itself
+PARALLEL_RENDER_FROM = 40  # posts to render before it does
+
+
+def read_row(entry: Entry, config: Config) -> Row | PostError:
+    """A file's header as an index row, or why it cannot be read."""
+    source = entry.relative
+    try:
+        raw = read_limited(Path(entry.path), source, config.build.max_post_bytes)
+        header = read_header(source, raw, config)
+    except PostError as error:
+        return error
+    except OSError as exc:
+        return PostError(source, f"cannot be read: {exc.strerror}")
+    return row_for(entry.stat, header)
+
+
+def _row_as_text(config: Config, entry: Entry) -> tuple[str, str | tuple[Any, ...]]:
+    """In a worker: the header as its JSON text (cheaper to send back than a pickled
+    Header with its datetimes and time zones), or an error as plain values."""
+    outcome = read_row(entry, config)
+    if isinstance(outcome, PostError):
+        return entry.relative, (outcome.source, outcome.message, outcome.hint, outcome.line)
+    return entry.relative, outcome.text
+
+
+def read_rows(
+    stale: list[Entry], config: Config, progress: Progress | None = None
+) -> Iterator[tuple[Entry, Row | PostError]]:
+    """Each file's header as an index row, or why it cannot be read, as they are
+    read (on every core when there are many)."""
+    if len(stale) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        for entry in progress(stale, len(stale)) if progress else stale:
+            yield entry, read_row(entry, config)
+        return
+    by_source = {entry.relative: entry for entry in stale}
+    outcomes: dict[str, str | tuple[Any, ...]] = {}
+
+    def arriving() -> Iterator[Entry]:
+        for source, outcome in in_parallel(partial(_row_as_text, config), stale):
+            outcomes[source] = outcome
+            yield by_source[source]
+
+    for entry in progress(arriving(), len(stale)) if progress else arriving():
+        outcome = outcomes.pop(entry.relative)
+        if isinstance(outcome, str):
+            yield entry, Row(entry.stat, header_from_json(outcome), outcome)
+        else:
+            yield entry, PostError(*outcome)
+
+
+def in_parallel(worker: Callable[[T], R], items: list[T]) -> Iterator[R]:
+    """worker(item) for every item on every core (forked: nothing to re-import), as
+    the results arrive."""
+    processes = max(2, min(os.cpu_count() or 1, 4))
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        yield from pool.imap_unordered(worker, items, chunksize=max(1, len(items) // 40))
+
+
+def render_one(content_dir: Path, config: Config, header: Header) -> Post:
+    post = read_post(header.source, (content_dir / header.source).read_bytes(), config)
+    if post.content_hash != header.content_hash:  # the file changed while we built
+        post = replace(post, header=replace(post.header, content_hash=header.content_hash))
+    return post
+
+
+def render_posts(
+    headers: Iterable[Header], config: Config, content_dir: Path, cache_path: Path
+) -> dict[str, Post]:
+    """The rendered posts of these headers by identity: from the cache by content
+    hash, else read and rendered now (the only place bodies are parsed)."""
+    wanted = {header.identity: header for header in headers}
+    key = cache.cache_key(config)
+    cached = cache.load_rendered(cache_path, key, {h.content_hash for h in wanted.values()})
+    result: dict[str, Post] = {}
+    missing: list[Header] = []
+    for identity, header in wanted.items():
+        post = cached.get(header.content_hash)
+        if post is None or post.source != header.source:
+            missing.append(header)
+        else:
+            result[identity] = post
+    render = partial(render_one, content_dir, config)
+    if len(missing) >= PARALLEL_RENDER_FROM and (os.cpu_count() or 1) >= 2:
+        for post in in_parallel(render, missing):
+            result[post.identity] = post
+    for header in missing:
+        if header.identity not in result:
+            result[header.identity] = render(header)
+    return result

@@ -1,0 +1,67 @@
+"""Shell: one walk of a folder, and the post files among what it saw.
+
+Standard library only: the nothing-changed exit walks content/ before anything
+heavy is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from operator import itemgetter
+from pathlib import Path
+
+from pipeline.core.model import Entry
+
+logger = logging.getLogger(__name__)
+
+POST_SUFFIXES = (".md", ".markdown")
+
+
+def scan(root: Path) -> list[Entry]:
+    """Every file under `root` (symlinked folders are not entered), sorted by path."""
+    found: list[Entry] = []
+    append, make = found.append, tuple.__new__  # 100,000s of entries: the loop stays lean
+    base = str(root)
+    skip = len(base) + 1  # scandir joins paths onto `base`: the rest is the relative path
+    stack = [base]
+    while stack:
+        folder = stack.pop()
+        try:
+            listing = os.scandir(folder)
+        except OSError:
+            continue
+        with listing:
+            for entry in listing:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    stat = entry.stat()
+                except OSError:
+                    continue
+                path = entry.path
+                relative, size, mtime_ns = path[skip:], stat.st_size, stat.st_mtime_ns
+                line = f"{relative}\0{size}\0{mtime_ns}"
+                append(make(Entry, (path, relative, size, mtime_ns, entry.is_symlink(), line)))
+    found.sort(key=itemgetter(1))  # by relative path
+    return found
+
+
+def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[Entry]:
+    """Post files under content/, sorted; hidden folders and symlinks leaving it skipped."""
+    root = os.path.realpath(content_dir)
+    found = []
+    for entry in scan(content_dir) if entries is None else entries:
+        relative = entry.relative
+        if not relative.lower().endswith(POST_SUFFIXES):
+            continue
+        if relative.startswith((".", "_")) or "/." in relative or "/_" in relative:
+            *folders, name = relative.split("/")  # the rare case, checked exactly
+            if any(part.startswith((".", "_")) for part in folders) or name.startswith("."):
+                continue
+        if entry.symlink and os.path.commonpath([root, os.path.realpath(entry.path)]) != root:
+            logger.warning("%s: a symlink to outside content/; skipped", entry.path)
+            continue
+        found.append(entry)
+    return found
