@@ -162,7 +162,7 @@ def test_footer_has_unsubscribe_link_and_postal_address(site: Site) -> None:
 def test_premailer_is_loaded_without_requests_and_cannot_fetch() -> None:
     probe = (
         "import sys\n"
-        "from pipeline.core.emails import inline_css\n"
+        "from pipeline.core.inline import inline_css\n"
         "html = inline_css('<html><head><style>p {color: red}</style></head>"
         "<body><p>x</p></body></html>')\n"
         "import premailer.premailer as module\n"

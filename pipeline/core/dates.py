@@ -50,13 +50,7 @@ def parse_date(value: object, tz: tzinfo | None) -> tuple[datetime, bool]:
         return parsed, False
     match = _LOOSE.match(text)
     if not match:
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise DateError(f"{value!r} is not a date I can read") from None
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=local), True
-        return parsed, False
+        raise DateError(f"{value!r} is not a date I can read")
     try:
         day = date.fromisoformat(match["date"])
         clock = time.fromisoformat(_pad(match["time"])) if match["time"] else time()

@@ -1,8 +1,8 @@
 """Pure: posts to announce -> emails (HTML with inlined CSS, text, .eml, manifest).
 
-The only module that imports jinja2 and premailer. Templates fail loudly
-(StrictUndefined, autoescape on for *.html), premailer never touches the network,
-and every value that reaches a header is collapsed to one line first, so no post
+The only module that imports jinja2; the CSS is inlined by `inline`. Templates
+(their text, read by the shell) fail loudly (StrictUndefined, autoescape on for
+*.html), and every value that reaches a header is collapsed to one line first, so no post
 can add a header. The email's date and id come from its posts, not the clock, so a
 re-run after a crash writes the very same email instead of a second one.
 """
@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +27,7 @@ from markupsafe import Markup
 from pipeline.core.budget import largest_fitting
 from pipeline.core.dates import display_date, rfc3339
 from pipeline.core.errors import ConfigError
+from pipeline.core.inline import inline_css, safe_css
 from pipeline.core.manifest import Manifest, ManifestPost
 from pipeline.core.model import Email, Post
 from pipeline.core.posts.markup import ensure_alt, html_to_text
@@ -266,78 +264,6 @@ def _post_view(post: Post, config: Config, full_body: bool, excerpt: int | None)
             for d in post.disclosures
         ],
     }
-
-
-_IMPORT = re.compile(r"@import\b[^;]*;?", re.IGNORECASE)
-
-
-def safe_css(css: str, origin: str) -> str:
-    """The stylesheet without @import rules: an email cannot load them, and cssutils
-    would fetch them from the network even with premailer's allow_network=False."""
-    if _IMPORT.search(css):
-        logger.warning("%s: @import rules are ignored in emails; copy the CSS in", origin)
-        return _IMPORT.sub("", css)
-    return css
-
-
-@cache
-def _offline_cssutils() -> None:
-    """Make cssutils refuse every fetch, once: the second wall after safe_css."""
-    import cssutils.util
-
-    def refuse(url: str) -> tuple[None, None]:
-        logger.warning("refused to fetch %s while inlining CSS", url)
-        return None, None
-
-    cssutils.util._defaultFetcher = refuse
-
-
-def _refuse_network(url: str, *args: object, **kwargs: object) -> None:
-    raise RuntimeError(f"premailer tried to fetch {url}: the network is off")
-
-
-@cache
-def _premailer() -> Any:
-    """premailer's Premailer class, imported with a stand-in for `requests`.
-
-    premailer imports requests only to fetch linked stylesheets, which it is never
-    allowed to do here; requests and urllib3 cost a tenth of a second to import. So
-    while premailer is imported, `requests` is a module whose get() refuses, and
-    premailer keeps it: no path of premailer's can reach the network."""
-    stand_in = types.ModuleType("requests")
-    stand_in.get = _refuse_network  # type: ignore[attr-defined]
-    real = sys.modules.get("requests")
-    sys.modules["requests"] = stand_in
-    try:
-        from premailer import Premailer
-    finally:
-        if real is None:
-            del sys.modules["requests"]
-        else:
-            sys.modules["requests"] = real
-    return Premailer
-
-
-def inline_css(html: str) -> str:
-    """premailer, with the network off: linked or imported CSS is never fetched."""
-    _offline_cssutils()
-    return str(
-        _premailer()(
-            html,
-            allow_network=False,
-            cssutils_logging_level=logging.CRITICAL,
-            strip_important=False,
-            disable_link_rewrites=True,
-            remove_classes=False,
-            keep_style_tags=False,
-            # premailer copies CSS widths and heights into attributes for old clients;
-            # "height: auto" would become the invalid height="auto".
-            disable_basic_attributes=["height"],
-            # cssutils' property validation only feeds its log (silenced above) and
-            # costs a tenth of a second per build.
-            disable_validation=True,
-        ).transform()
-    )
 
 
 def build_eml(

@@ -25,7 +25,6 @@ _COMMENTS = ("leave a reply", "leave a comment")
 @dataclass(frozen=True)
 class Stripped:
     blocks: list[Block]  # the article itself
-    removed: list[str]  # names of the chrome parts removed, for logs and tests
     author: str  # the author named by the chrome ("Written by" box or byline), or ""
 
 
@@ -33,14 +32,11 @@ def strip_chrome(
     blocks: Sequence[Block], title: str, published: datetime, tz: tzinfo | None
 ) -> Stripped:
     """The blocks without the export's header and footer."""
-    removed: list[str] = []
     author = ""
     start = 0
     if start < len(blocks) and _is_link_line(blocks[start], "/category/"):
-        removed.append("category links")
         start += 1
     if start < len(blocks) and _is_title(blocks[start], title):
-        removed.append("title heading")
         start += 1
         # Author and date lines stand right under the repeated title.
         if (
@@ -48,17 +44,14 @@ def strip_chrome(
             and _is_byline(blocks[start])
             and _is_date(blocks[start + 1], published, tz)
         ):
-            removed.append("author line")
             author = blocks[start].text
             start += 1
         if start < len(blocks) and _is_date(blocks[start], published, tz):
-            removed.append("date line")
             start += 1
     end = _footer_start(blocks, start)
     if end < len(blocks):
-        removed.append("footer")
         author = _written_by(blocks[end:]) or author
-    return Stripped(list(blocks[start:end]), removed, author)
+    return Stripped(list(blocks[start:end]), author)
 
 
 def _written_by(footer: Sequence[Block]) -> str:

@@ -9,11 +9,11 @@ naming the file, the field and what to change. The front matter is read by
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -98,10 +98,15 @@ def _is_unpublished(meta: Mapping[str, Any]) -> bool:
     return str(meta.get("type", "")).strip().lower() in NOT_POSTS
 
 
+def _stem(source: str) -> str:
+    """The file name without its suffix (a path under content/, "/"-separated)."""
+    return posixpath.splitext(posixpath.basename(source))[0]
+
+
 def _slug(meta: Mapping[str, Any], source: str) -> str:
     if meta.get("slug") not in (None, ""):
         return as_text(source, "slug", meta["slug"]).strip().strip("/")
-    stem = PurePosixPath(source).stem
+    stem = _stem(source)
     match = _DATED_NAME.match(stem)
     return match[2] if match else stem
 
@@ -172,7 +177,7 @@ def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> He
 
     key, value = field(meta, "published")
     if value is None:
-        dated = _DATED_NAME.match(PurePosixPath(source).stem)
+        dated = _DATED_NAME.match(_stem(source))
         if not dated:
             raise PostError(
                 source,
