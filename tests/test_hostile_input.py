@@ -273,6 +273,18 @@ def test_pathological_markdown_is_handled(site: Site) -> None:
     site.post("deep.md", deep, date="2026-05-30T00:00:00+00:00", slug="deep")
     site.build("--since", "2026-05-01")
     etree.fromstring(site.files()["atom.xml"])
+    feed = feedparser.parse(site.read("atom.xml"))
+    [entry] = feed.entries
+    assert feed.bozo == 0 and entry.title == "A Post"
+    content = entry.content[0].value
+    assert "quote" in content  # the 500-deep quote keeps its words
+    assert 0 < content.count("<blockquote>") <= 100  # nesting is capped, not followed down
+    assert "[" * 1000 in content  # a run of brackets stays text
+    assert "<hr" in content  # a line of stars is a thematic break, as CommonMark says
+    assert content.count("<div") == content.count("</div>") > 0  # unclosed divs are closed
+    [email] = site.emails()
+    text = (email / "email.txt").read_text(encoding="utf-8")
+    assert "A Post" in text and "[" * 200 in text  # the excerpt: the first paragraph, cut
 
 
 def test_corpus_never_shows_a_traceback_from_the_command_line(tmp_path: Path) -> None:
