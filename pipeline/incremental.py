@@ -22,9 +22,10 @@ from pathlib import Path
 
 from pipeline.core.dates import rfc3339
 from pipeline.core.decide import newest_first
+from pipeline.core.entry import Entry
 from pipeline.core.errors import PostError
 from pipeline.core.feedsets import FeedSet, feed_sets
-from pipeline.core.model import Changes, Entry, Finding, Header, LedgerSnapshot
+from pipeline.core.model import Changes, Finding, Header, LedgerSnapshot
 from pipeline.core.posts.read import one_per_identity
 from pipeline.core.settings import Config
 from pipeline.store import ledger

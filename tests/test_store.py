@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
-from pipeline.core.model import BuildMarks, Changes, Header
-from pipeline.store import ledger
+from pipeline.core.model import Changes, Header
+from pipeline.store import ledger, meta
 from pipeline.store.postindex import kinds_of, open_index, row_for
 from pipeline.store.sqlite import chunks, marks, tables
 from tests.conftest import REPO, Site, make_config
@@ -65,7 +66,7 @@ def test_the_release_ledger_is_read_and_migrated_in_place(tmp_path: Path) -> Non
     assert snapshot.builds == 1 and snapshot.email_ids == {"2026-11-20-7f26532873"}
     assert set(snapshot.entries) == {"433", "418", "412", "401", "301"}
     assert snapshot.marks.feeds_key == "519d8a269932aa03" and snapshot.marks.fingerprint
-    assert ledger.read_marks(path) == snapshot.marks
+    assert meta.read_marks(path) == snapshot.marks
     ledger.commit(path, changes(removed=("301",)), [], WHEN, {}, BuildMarks(next_due="x"))
     again = ledger.read_snapshot(path)
     assert again.entries["301"].removed and not again.entries["433"].removed

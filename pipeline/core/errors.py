@@ -4,7 +4,10 @@ does). Anything that is not a `PipelineError` is a bug."""
 
 from __future__ import annotations
 
-from pipeline.core.model import Finding
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.core.model import Finding
 
 
 class PipelineError(Exception):
@@ -67,6 +70,8 @@ class PostError(PipelineError):
 
     def finding(self) -> Finding:
         """The same problem as `check` reports it."""
+        from pipeline.core.model import Finding  # not at the top: the quick exit skips model
+
         return Finding(
             "unreadable", self.source, self.message, self.hint, line=self.line, severity="error"
         )

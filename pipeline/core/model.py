@@ -1,4 +1,5 @@
-"""The values that flow through the pipeline: frozen, typed, no I/O.
+"""Pure: the values that flow through the pipeline: frozen, typed, no I/O
+(`entry` holds the few the nothing-changed exit needs).
 
 Every datetime here is timezone-aware; `content` makes sure of that where posts
 enter, so nothing downstream ever compares a naive time with an aware one.
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+
+from pipeline.core.entry import BuildMarks
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,6 @@ class Disclosure:
     html: str
     text: str
     origin: str  # "body", "front matter" or "site default"
-
-
-class Entry(NamedTuple):
-    """A file under a folder, as one walk saw it (a tuple: 100,000s are made)."""
-
-    path: str
-    relative: str  # with forward slashes
-    size: int
-    mtime_ns: int
-    symlink: bool
-    stat: str  # "relative\0size\0mtime_ns": what the fingerprint and the post index compare
 
 
 TERM_KINDS = ("category", "tag")  # the kinds of names a post carries, each with feeds
@@ -180,16 +171,6 @@ class LedgerEntry:
     published: datetime
     modified: datetime
     removed: bool = False
-
-
-@dataclass(frozen=True)
-class BuildMarks:
-    """What a clean build notes for the next one ("" when unknown)."""
-
-    fingerprint: str = ""  # of all a build reads and writes: the nothing-changed exit
-    next_due: str = ""  # RFC 3339: when time alone changes the outcome
-    feeds_key: str = ""  # the cache key the written feeds were made with
-    build_token: str = ""  # which ledger the post index last agreed with
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from functools import partial
 from pipeline import incremental
 from pipeline.core.decide import Policy, decide
 from pipeline.core.emails import EMAIL_FOLDER, plan_emails, render_email
+from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import feed_sets
-from pipeline.core.model import BuildMarks, Finding, OutputFile
+from pipeline.core.model import Finding, OutputFile
 from pipeline.core.report import BuildReport
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
 from pipeline.shell.lock import exclusive

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline import __version__
-from pipeline.core.model import Entry
+from pipeline.core.entry import Entry
 from pipeline.shell.scan import scan
 from pipeline.shell.site import Site, default_template_dirs
-from pipeline.store.ledger import read_marks
+from pipeline.store.meta import read_marks
 
 MESSAGE = "nothing changed since the last build; out/ is up to date"
 

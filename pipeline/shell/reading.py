@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.core.codec import header_from_json
+from pipeline.core.entry import Entry
 from pipeline.core.errors import PostError
-from pipeline.core.model import Entry, Header, Post
+from pipeline.core.model import Header, Post
 from pipeline.core.posts.read import read_header, read_post
 from pipeline.core.settings import Config
 from pipeline.shell.files import read_limited

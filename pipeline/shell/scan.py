@@ -6,14 +6,11 @@ heavy is imported.
 
 from __future__ import annotations
 
-import logging
 import os
 from operator import itemgetter
 from pathlib import Path
 
-from pipeline.core.model import Entry
-
-logger = logging.getLogger(__name__)
+from pipeline.core.entry import Entry
 
 POST_SUFFIXES = (".md", ".markdown")
 
@@ -61,7 +58,11 @@ def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[En
             if any(part.startswith((".", "_")) for part in folders) or name.startswith("."):
                 continue
         if entry.symlink and os.path.commonpath([root, os.path.realpath(entry.path)]) != root:
-            logger.warning("%s: a symlink to outside content/; skipped", entry.path)
+            import logging  # the rare case: the nothing-changed exit never pays for it
+
+            logging.getLogger(__name__).warning(
+                "%s: a symlink to outside content/; skipped", entry.path
+            )
             continue
         found.append(entry)
     return found

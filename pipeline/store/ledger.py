@@ -3,8 +3,9 @@
 Read once at the start of a build (a snapshot, a plain value), written once at the
 end in a single transaction, and only after every output is on disk: a build killed
 before the commit leaves the ledger as it was, and the next one redoes its work.
-This module owns the ledger's schema and its migrations; other modules see its
-columns only through `post_states()` and the values it returns.
+This module owns the ledger's tables (`meta` owns the notes table) and their
+migrations; other modules see its columns only through `post_states()` and the
+values it returns.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from pipeline.core.dates import rfc3339
+from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
-from pipeline.core.model import BuildMarks, Changes, LedgerEntry, LedgerSnapshot
+from pipeline.core.model import Changes, LedgerEntry, LedgerSnapshot
+from pipeline.store import meta
 from pipeline.store.sqlite import chunks, marks, tables
 
 SCHEMA_VERSION = 1
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS posts (
     identity TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -53,7 +55,6 @@ CREATE TABLE IF NOT EXISTS emails (
 # Version N -> the statements that take a ledger from N to N + 1, run in the commit's
 # transaction. Version 1 is the first release's; a new table or column adds an entry.
 MIGRATIONS: dict[int, str] = {}
-_MARKS = tuple(f.name for f in fields(BuildMarks))
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,7 @@ def _version(db: sqlite3.Connection, present: set[str]) -> int:
         return 0
     if "meta" not in present:
         return 1
-    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 1
+    return meta.schema_version(db) or 1
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
@@ -102,14 +102,14 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
             f"the ledger {path} was written by a newer version (schema {version})",
             f"upgrade newsletter-pipeline: this version knows schema {SCHEMA_VERSION} and older",
         )
-    for statement in SCHEMA.split(";"):
+    for statement in [meta.SCHEMA, *SCHEMA.split(";")]:
         if statement.strip():
             db.execute(statement)
     for step in range(max(version, 1), SCHEMA_VERSION):
         for statement in MIGRATIONS[step].split(";"):
             if statement.strip():
                 db.execute(statement)
-    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    meta.set_schema_version(db, SCHEMA_VERSION)
 
 
 def read_snapshot(path: Path, only: Collection[str] | None = None) -> LedgerSnapshot:
@@ -141,29 +141,11 @@ def read_snapshot(path: Path, only: Collection[str] | None = None) -> LedgerSnap
         }
         builds = db.execute("SELECT COUNT(*) FROM builds").fetchone()[0]
         email_ids = frozenset(row[0] for row in db.execute("SELECT email_id FROM emails"))
-        noted = _read_marks(db) if "meta" in present else BuildMarks()
+        noted = meta.marks_of(db) if "meta" in present else BuildMarks()
     return LedgerSnapshot(entries=entries, builds=builds, email_ids=email_ids, marks=noted)
 
 
 _ENTRIES = "SELECT identity, source, content_hash, published_at, modified_at, removed_at FROM posts"
-
-
-def _read_marks(db: sqlite3.Connection) -> BuildMarks:
-    query = f"SELECT key, value FROM meta WHERE key IN ({marks(len(_MARKS))})"  # noqa: S608
-    found = dict(db.execute(query, _MARKS))
-    return BuildMarks(**{name: str(found.get(name, "")) for name in _MARKS})
-
-
-def read_marks(path: Path) -> BuildMarks | None:
-    """What the last build noted, read-only and quickly (the nothing-changed exit);
-    None when there is no ledger or it cannot be read (the full build says why)."""
-    if not path.exists():
-        return None
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            return _read_marks(db)
-    except sqlite3.Error:
-        return None
 
 
 def post_states(schema: str) -> str:
@@ -191,12 +173,7 @@ def commit(
         db.execute("BEGIN IMMEDIATE")
         try:
             _migrate(db, path)
-            for key in _MARKS:
-                value = getattr(noted, key)
-                if value:
-                    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-                else:
-                    db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            meta.write_marks(db, noted)
             seen = changes.new + changes.modified + changes.recorded_only + changes.edited_quietly
             db.executemany(
                 """INSERT INTO posts (identity, source, content_hash, published_at,
