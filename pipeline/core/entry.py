@@ -17,6 +17,15 @@ class Entry(NamedTuple):
     stat: str  # "relative\0size\0mtime_ns": what the fingerprint and the post index compare
 
 
+# [paths] defaults, declared in settings.PathsConfig from here.
+PATH_DEFAULTS = {
+    "content": "content",
+    "out": "out",
+    "state": ".newsletter/ledger.sqlite",
+    "templates": "templates/email",
+}
+
+
 class BuildMarks(NamedTuple):
     """What a clean build notes for the next one ("" when unknown)."""
 

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipeline.core.entry import PATH_DEFAULTS
 from pipeline.core.errors import ConfigError
 
 CONFIG_NAME = "newsletter.toml"
@@ -122,15 +123,19 @@ class SiteConfig:
 class PathsConfig:
     """As written in the file: the shell resolves them against the site folder."""
 
-    content: str = setting("content", TEXT, "the posts: `*.md` and `*.markdown`, any depth")
-    out: str = setting("out", TEXT, "where feeds and emails are written")
+    content: str = setting(
+        PATH_DEFAULTS["content"], TEXT, "the posts: `*.md` and `*.markdown`, any depth"
+    )
+    out: str = setting(PATH_DEFAULTS["out"], TEXT, "where feeds and emails are written")
     state: str = setting(
-        ".newsletter/ledger.sqlite",
+        PATH_DEFAULTS["state"],
         TEXT,
         "the ledger (its lock file and `cache.sqlite`, the disposable post index and "
         "rendered-post cache, sit beside it)",
     )
-    templates: str = setting("templates/email", TEXT, "the site's own email templates, if any")
+    templates: str = setting(
+        PATH_DEFAULTS["templates"], TEXT, "the site's own email templates, if any"
+    )
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,82 @@ class BuildConfig:
     )
 
 
+def _port(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        return "must be a port number, 1 to 65535 (or 0: the usual one for `security`)"
+    return None
+
+
+def _env_name(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "must be a text value"
+    if value and not value.replace("_", "A").isalnum():
+        return f"must be the name of an environment variable, e.g. SMTP_PASSWORD, got {value!r}"
+    return None
+
+
+def _rate(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return "must be a number of messages per second, 0 for no limit"
+    return None
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = setting("", TEXT, "the SMTP relay that `send` delivers through", shown="none")
+    port: int = setting(
+        0, _port, "its port; `0` is 587 for starttls, 465 for tls, 25 for none", shown="`0`"
+    )
+    security: str = setting(
+        "starttls",
+        _one_of("starttls", "tls", "none"),
+        '`"starttls"` (required, never a silent plain login), `"tls"` (implicit TLS), '
+        'or `"none"` for a relay on 127.0.0.1 only',
+    )
+    username: str = setting("", TEXT, "the relay's login, if it wants one", shown="none")
+    password_env: str = setting(
+        "",
+        _env_name,
+        "the name of the environment variable holding the password (never the password)",
+        shown="none",
+    )
+    ca_file: str = setting(
+        "", TEXT, "a CA bundle for a relay with a private certificate authority", shown="none"
+    )
+    timeout: int = setting(30, _whole_number, "seconds to wait for the relay at each step")
+    rate: float = setting(0, _rate, "messages per second at most; `0` is no limit", shown="`0`")
+    connections: int = setting(1, _whole_number, "connections to the relay at once")
+
+
+@dataclass(frozen=True)
+class SendConfig:
+    audience: str = setting(
+        "list",
+        _one_of("list", "subscribers"),
+        '`"list"`: one message to `[email] to`; `"subscribers"`: one per active subscriber',
+    )
+    transport: str = setting(
+        "smtp",
+        _one_of("smtp", "maildir"),
+        '`"smtp"` through `[smtp]`, or `"maildir"`: into the folder `maildir`, for trying it out',
+    )
+    maildir: str = setting("", TEXT, "the Maildir folder of the maildir transport", shown="none")
+    max_age_days: int = setting(
+        7, _whole_number, "an email written longer ago than this is sent only with `--force`"
+    )
+    max_attempts: int = setting(
+        8, _whole_number, "a deferred message is tried this many times, then failed"
+    )
+    give_up_hours: int = setting(
+        72, _whole_number, "or once it has been deferred this long, whichever comes first"
+    )
+    dkim_domain: str = setting("", TEXT, "sign with DKIM as this domain", shown="none")
+    dkim_selector: str = setting("", TEXT, "the DKIM selector (its DNS record)", shown="none")
+    dkim_key_file: str = setting(
+        "", TEXT, "the DKIM private key (PEM), kept outside the site's files", shown="none"
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole file, one dataclass per table."""
@@ -255,6 +336,8 @@ class Config:
     email: EmailConfig
     affiliate: AffiliateConfig
     build: BuildConfig
+    smtp: SmtpConfig = SmtpConfig()
+    send: SendConfig = SendConfig()
 
 
 TABLES: dict[str, type[Any]] = {
@@ -264,6 +347,8 @@ TABLES: dict[str, type[Any]] = {
     "email": EmailConfig,
     "affiliate": AffiliateConfig,
     "build": BuildConfig,
+    "smtp": SmtpConfig,
+    "send": SendConfig,
 }
 REQUIRED = (("site", "title"), ("site", "url"))
 REQUIRED_FOR_EMAIL = (

@@ -54,7 +54,7 @@ def run_build(site: Site, options: BuildOptions, progress: Progress | None = Non
 
 
 def _build(site: Site, options: BuildOptions, progress: Progress | None) -> BuildReport:
-    content = options.content_scan or scan_content(site)  # one walk: posts and fingerprint
+    content = options.content_scan or scan_content(site.paths)  # one walk: posts, fingerprint
     key = cache_key(site.config)
     kinds = postindex.kinds_of(site.config)
     index = postindex.open_index(site.cache_path, key, kinds, writable=not options.dry_run)
@@ -149,7 +149,7 @@ def _build_with(
     clean = not report.rejected and not adopted
     marks = BuildMarks(
         # Compared by the next build's nothing-changed exit; only a clean build may skip.
-        fingerprint=fingerprint(site, content.inputs) if clean else "",
+        fingerprint=fingerprint(site.paths, content.inputs) if clean else "",
         next_due=incremental.next_due(changes, config.build.settle_minutes),
         feeds_key=key,
         build_token=uuid.uuid4().hex,  # which ledger the post index agrees with

@@ -182,7 +182,7 @@ def build(
         moment = _moment(now, "--now", config) or datetime.now(UTC)
         content_scan = None
         if not (since or full_scan):  # before the heavy imports
-            content_scan = nothing_to_do(folder, moment, _handed_scan())
+            content_scan = nothing_to_do(folder.paths, moment, _handed_scan())
             if content_scan is None:
                 say_unchanged(as_json, quiet, dry_run)
                 return 0

@@ -50,15 +50,14 @@ def quick(argv: list[str]) -> ContentScan | bool:
         return False
     try:
         from pipeline.core.dates import parse_date
-        from pipeline.shell.quick import nothing_to_do
-        from pipeline.shell.site import load_site
+        from pipeline.shell.quick import nothing_to_do, raw_site
 
         folder = Path(str(options.get("--site", ".")))
         config_file = options.get("--config")
-        site = load_site(folder, Path(str(config_file)) if config_file else None, {})
+        paths, zone = raw_site(folder, Path(str(config_file)) if config_file else None)
         now = options.get("--now")
-        moment = parse_date(str(now), site.config.site.timezone)[0] if now else datetime.now(UTC)
-        content = nothing_to_do(site, moment)
+        moment = parse_date(str(now), zone)[0] if now else datetime.now(UTC)
+        content = nothing_to_do(paths, moment)
     except Exception:  # noqa: BLE001 (the full command line reports it properly)
         return False
     if content is not None:

@@ -29,9 +29,10 @@ from pipeline.core.emails import render_email
 from pipeline.core.errors import PipelineError, PostError
 from pipeline.core.model import Finding, Header
 from pipeline.shell.build import BuildOptions, run_build
+from pipeline.shell.paths import default_template_dirs
 from pipeline.shell.reading import render_posts
 from pipeline.shell.scan import scan
-from pipeline.shell.site import Site, default_template_dirs
+from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
 from pipeline.shell.written import read_email
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.entry import PATH_DEFAULTS
 from pipeline.core.errors import ConfigError
 from pipeline.core.settings import CONFIG_NAME, Config, parse_config
-
-PACKAGE = Path(__file__).resolve().parent.parent  # pipeline/
+from pipeline.shell.paths import SitePaths, resolve
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ class Site:
     def cache_path(self) -> Path:
         """The disposable post index and rendered-post cache, beside the ledger."""
         return self.state_path.with_name("cache.sqlite")
+
+    @property
+    def paths(self) -> SitePaths:
+        return SitePaths(
+            self.content_dir, self.out_dir, self.state_path, self.template_dir, self.config_file
+        )
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -65,20 +71,8 @@ def site_of(
     config_file: Path | None = None,
 ) -> Site:
     """The site's paths: `[paths]` under `folder`, unless the command line overrides."""
-    given = overrides or {}
-
-    def path_of(key: str) -> Path:
-        override = given.get(key)
-        return override if override is not None else folder / getattr(config.paths, key)
-
-    return Site(
-        config=config,
-        content_dir=path_of("content"),
-        out_dir=path_of("out"),
-        state_path=path_of("state"),
-        template_dir=path_of("templates"),
-        config_file=config_file,
-    )
+    table = {key: getattr(config.paths, key) for key in PATH_DEFAULTS}
+    return Site(config, *resolve(folder, table, overrides, config_file))
 
 
 def load_site(
@@ -90,8 +84,3 @@ def load_site(
     path = config_path or folder / CONFIG_NAME
     config = parse_config(read_config_file(path), str(path))
     return site_of(config, folder, overrides, path)
-
-
-def default_template_dirs() -> list[Path]:
-    """Where the shipped email templates are: inside the wheel, or the repository's."""
-    return [PACKAGE / "_templates" / "email", PACKAGE.parent / "templates" / "email"]

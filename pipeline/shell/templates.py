@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.core.emails import Templates
-from pipeline.shell.site import default_template_dirs
+from pipeline.shell.paths import default_template_dirs
 
 
 def template_dirs(template_dir: Path) -> list[Path]:

@@ -14,13 +14,14 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from pipeline import __version__
 from pipeline.core.codec import post_from_json, post_to_json
 from pipeline.core.model import Post
-from pipeline.core.settings import Config
+from pipeline.core.settings import Config, SendConfig, SmtpConfig
 from pipeline.store.sqlite import chunks, marks
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def cache_key(config: Config) -> str:
     """Changes whenever the configuration, our code or the renderer changes. The
     configuration holds `[paths]` as written, so the same site reached as "." or by
     its full path has the same key."""
-    text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{config!r}"
+    built = replace(config, smtp=SmtpConfig(), send=SendConfig())  # delivery changes no output
+    text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{built!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
