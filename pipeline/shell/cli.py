@@ -320,6 +320,218 @@ def preview(
     run(action)
 
 
+@cli.command()
+@site_options
+@click.option("--dry-run", is_flag=True, help="List who would get what; send nothing.")
+@click.option(
+    "--test",
+    "tests",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Send one copy of what preview shows to ADDRESS ([Test] subject); record nothing.",
+)
+@click.option("--force", is_flag=True, help="Send emails older than [send] max_age_days too.")
+@click.option(
+    "--retry-unknown",
+    is_flag=True,
+    help="Resend messages whose outcome a crash left unknown (with the same Message-ID).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Print each message's outcome.")
+def send(
+    site: Path,
+    config_path: Path | None,
+    now: str | None,
+    as_json: bool,
+    dry_run: bool,
+    tests: tuple[str, ...],
+    force: bool,
+    retry_unknown: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Deliver the written emails through the SMTP relay, each exactly once."""
+    setup_logging(quiet or as_json, verbose)
+
+    def action() -> int:
+        from pipeline.shell.send import SendOptions, run_send
+        from pipeline.shell.send_report import describe_send
+
+        folder = load_site(site, config_path)
+        options = SendOptions(
+            _moment(now, "--now", folder.config), dry_run, tests, force, retry_unknown
+        )
+        show_bar = sys.stderr.isatty() and not (quiet or as_json or verbose)
+        report = run_send(folder, options, os.environ, _progress_bar if show_bar else None)
+        for level, message in describe_send(report):
+            logger.log(level, message)
+        if as_json:
+            echo_json(report.summary())
+        return report.exit_code
+
+    run(action, verbose)
+
+
+@cli.group()
+def subscribers() -> None:
+    """Import, add, remove, list and export the subscribers (kept in the ledger)."""
+
+
+def _ledger_of(site: Path, config_path: Path | None) -> Path:
+    return load_site(site, config_path).state_path
+
+
+@subscribers.command("import")
+@site_options
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def subscribers_import(
+    site: Path, config_path: Path | None, now: str | None, as_json: bool, csv_file: Path
+) -> None:
+    """Import a CSV export (a header row with an email column; Mailchimp, Substack...)."""
+    setup_logging(quiet=as_json, verbose=False)
+
+    def action() -> int:
+        from pipeline.core.audience import read_csv
+        from pipeline.store import subscribers as store
+
+        folder = load_site(site, config_path)
+        moment = _moment(now, "--now", folder.config) or datetime.now(UTC)
+        try:
+            text = csv_file.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"{csv_file}: cannot read it ({exc})", "save it as UTF-8 CSV"
+            ) from None
+        rows, problems = read_csv(text)
+        counts = store.import_rows(folder.state_path, rows, moment, f"import of {csv_file.name}")
+        for line, problem in problems:
+            click.echo(f"{csv_file}:{line}: skipped: {problem}", err=True)
+        summary = {
+            "added": counts.added,
+            "already_active": counts.already,
+            "kept_suppressed": counts.kept_suppressed,
+            "imported_as_suppressed": counts.suppressed,
+            "invalid": len(problems),
+        }
+        if as_json:
+            echo_json(summary)
+        else:
+            click.echo(
+                f"{counts.added} added, {counts.already} already active, "
+                f"{counts.kept_suppressed} suppressed before (kept so), "
+                f"{counts.suppressed} marked gone in the file (suppressed), "
+                f"{len(problems)} invalid"
+            )
+        return 1 if problems else 0
+
+    run(action)
+
+
+@subscribers.command("add")
+@site_options
+@click.argument("address")
+def subscribers_add(
+    site: Path, config_path: Path | None, now: str | None, as_json: bool, address: str
+) -> None:
+    """Add one active subscriber (a suppressed address stays suppressed)."""
+    setup_logging(quiet=as_json, verbose=False)
+
+    def action() -> int:
+        from pipeline.core.audience import AddressError, Row, checked_address
+        from pipeline.store import subscribers as store
+
+        folder = load_site(site, config_path)
+        moment = _moment(now, "--now", folder.config) or datetime.now(UTC)
+        try:
+            checked = checked_address(address)
+        except AddressError as exc:
+            raise UsageError(f"{address!r} is not an address: {exc}") from None
+        counts = store.import_rows(folder.state_path, [Row(0, checked, "", False)], moment, "add")
+        said = (
+            "added"
+            if counts.added
+            else "suppressed: not added"
+            if counts.kept_suppressed
+            else ("already active")
+        )
+        click.echo(f"{checked}: {said}")
+        return 0 if counts.added or counts.already else 1
+
+    run(action)
+
+
+@subscribers.command("remove")
+@site_options
+@click.argument("address")
+def subscribers_remove(
+    site: Path, config_path: Path | None, now: str | None, as_json: bool, address: str
+) -> None:
+    """Remove a subscriber: kept as suppressed, so no import brings it back."""
+    setup_logging(quiet=as_json, verbose=False)
+
+    def action() -> int:
+        from pipeline.core.audience import AddressError, checked_address
+        from pipeline.store import subscribers as store
+
+        folder = load_site(site, config_path)
+        moment = _moment(now, "--now", folder.config) or datetime.now(UTC)
+        try:
+            checked = checked_address(address)
+        except AddressError as exc:
+            raise UsageError(f"{address!r} is not an address: {exc}") from None
+        was = store.suppress(folder.state_path, checked, moment, "removed by the author")
+        click.echo(f"{checked}: {'removed' if was else 'suppressed'} (no send reaches it)")
+        return 0
+
+    run(action)
+
+
+@subscribers.command("list")
+@site_options
+def subscribers_list(site: Path, config_path: Path | None, now: str | None, as_json: bool) -> None:
+    """Every subscriber, active and suppressed."""
+    setup_logging(quiet=True, verbose=False)
+
+    def action() -> int:
+        from pipeline.store import subscribers as store
+
+        everyone = store.everyone(_ledger_of(site, config_path))
+        if as_json:
+            echo_json([s.__dict__ for s in everyone])
+        else:
+            for s in everyone:
+                reason = f" ({s.reason})" if s.reason else ""
+                click.echo(f"{s.address}\t{s.status}{reason}\t{s.name}")
+            active = sum(s.status == "active" for s in everyone)
+            click.echo(f"{active} active, {len(everyone) - active} suppressed", err=True)
+        return 0
+
+    run(action)
+
+
+@subscribers.command("export")
+@site_options
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+def subscribers_export(
+    site: Path, config_path: Path | None, now: str | None, as_json: bool, csv_file: Path
+) -> None:
+    """Write every subscriber to a CSV file (email, name, status)."""
+    setup_logging(quiet=as_json, verbose=False)
+
+    def action() -> int:
+        from pipeline.core.audience import export_csv
+        from pipeline.shell.files import write_atomic
+        from pipeline.store import subscribers as store
+
+        everyone = store.everyone(_ledger_of(site, config_path))
+        data = export_csv(iter([(s.address, s.name, s.status) for s in everyone]))
+        write_atomic(csv_file, data.encode("utf-8"))
+        click.echo(f"{len(everyone)} subscriber(s) written to {csv_file}")
+        return 0
+
+    run(action)
+
+
 def _handed_scan() -> ContentScan | None:
     """The walk of content/ that `launch` made before handing over to click."""
     context = click.get_current_context(silent=True)

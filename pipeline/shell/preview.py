@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from functools import cache
@@ -25,15 +25,12 @@ from importlib.resources import files
 from pathlib import Path
 
 from pipeline.core.checks import GMAIL_CLIP_BYTES, check_posts
-from pipeline.core.emails import render_email
-from pipeline.core.errors import PipelineError, PostError
-from pipeline.core.model import Finding, Header
-from pipeline.shell.build import BuildOptions, run_build
+from pipeline.core.errors import PipelineError
+from pipeline.core.model import Finding
 from pipeline.shell.paths import default_template_dirs
-from pipeline.shell.reading import render_posts
 from pipeline.shell.scan import scan
 from pipeline.shell.site import Site
-from pipeline.shell.templates import load_templates
+from pipeline.shell.upcoming import NoEmail, upcoming_email
 from pipeline.shell.written import read_email
 
 logger = logging.getLogger(__name__)
@@ -113,32 +110,11 @@ class PreviewSource:
         )
 
     def _next(self, site: Site) -> Shown:
-        now = self.now or datetime.now(UTC)
-        report = run_build(site, BuildOptions(now=now, dry_run=True))
-        if report.rejected:
-            return Shown("Some posts cannot be read", errors=tuple(str(e) for e in report.rejected))
-        templates = load_templates(site.template_dir)
-        config = site.config
-        if self.post:
-            header = _find(report.posts, self.post)
-            post = render_posts([header], config, site.content_dir, site.cache_path)[
-                header.identity
-            ]
-            single = replace(config, email=replace(config.email, mode="per-post"))
-            email = render_email((post,), (), single, templates)
-            label, posts = f"Per-post email for {post.source}", [header]
-        elif report.emails:
-            email = report.emails[0]
-            label = f"The next email: {len(email.new)} new, {len(email.updated)} updated"
-            wanted = set(email.new + email.updated)
-            posts = [p for p in report.posts if p.identity in wanted]
-        else:
-            live = report.changes.live if report.changes else ()
-            if not live:
-                return Shown("Nothing to preview", errors=("there is no published post yet",))
-            newest = render_posts(live[:1], config, site.content_dir, site.cache_path)
-            email = render_email((newest[live[0].identity],), (), config, templates)
-            label, posts = "Nothing new to send: the newest post, as a sample", [live[0]]
+        try:
+            upcoming = upcoming_email(site, self.now or datetime.now(UTC), self.post)
+        except NoEmail as missing:
+            return Shown(missing.label, errors=missing.errors)
+        email, label, posts = upcoming.email, upcoming.label, upcoming.posts
         files = [(p.source, (site.content_dir / p.source).read_bytes()) for p in posts]
         _posts, findings = check_posts(files, site.config)
         return Shown(
@@ -150,13 +126,6 @@ class PreviewSource:
             text=email.files["email.txt"].decode("utf-8"),
             findings=tuple(findings),
         )
-
-
-def _find(posts: list[Header], wanted: str) -> Header:
-    for post in posts:
-        if wanted in (post.identity, post.source, post.source.rsplit("/", 1)[-1]):
-            return post
-    raise PostError(wanted, "no such post", "give its id, slug or file name under content/")
 
 
 def fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:

@@ -16,6 +16,7 @@ from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.site import Site
 from pipeline.shell.written import written_emails
 from pipeline.store import ledger
+from pipeline.store.outbox import read_only_counts
 
 
 def gather_status(site: Site, now: datetime) -> dict[str, Any]:
@@ -43,6 +44,19 @@ def gather_status(site: Site, now: datetime) -> dict[str, Any]:
         "emails_on_disk": emails,
         "rejected": [
             {"file": e.source, "line": e.line, "message": e.message} for e in report.rejected
+        ],
+        "outbox": _outbox(site),
+    }
+
+
+def _outbox(site: Site) -> dict[str, Any]:
+    """What `send` has done: messages by state, and each that is not delivered."""
+    counts, problems = read_only_counts(site.state_path)
+    return {
+        "counts": counts,
+        "not_delivered": [
+            {"email_id": i.email_id, "recipient": i.recipient, "state": i.state, "reply": i.reply}
+            for i in problems
         ],
     }
 
@@ -102,6 +116,12 @@ def describe_status(status: dict[str, Any]) -> Iterator[str]:
         emails = ", ".join(e["email_id"] for e in build["emails"] or []) or "no email"
         new, modified, removed = (len(build[key] or []) for key in ("new", "modified", "removed"))
         yield f"  {build['ran_at']}: {new} new, {modified} modified, {removed} removed; {emails}"
+    outbox = status["outbox"]
+    if outbox["counts"]:
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(outbox["counts"].items()))
+        yield f"Outbox: {counts}"
+    for item in outbox["not_delivered"]:
+        yield f"  {item['state']}: {item['recipient']} ({item['email_id']}): {item['reply']}"
     on_disk = status["emails_on_disk"]
     yield "Emails in out/email/:" if on_disk else "Emails in out/email/: none"
     for email in on_disk:

@@ -236,3 +236,23 @@ def history(path: Path, limit: int = 5) -> list[tuple[str, dict[str, object]]]:
             "SELECT ran_at, summary FROM builds ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
     return [(row[0], json.loads(row[1])) for row in rows]
+
+
+@dataclass(frozen=True)
+class RecordedEmail:
+    email_id: str
+    written_at: datetime
+    folder: str  # under out/
+
+
+def recorded_emails(path: Path) -> list[RecordedEmail]:
+    """Every email a build wrote and recorded, oldest first."""
+    if not path.exists():
+        return []
+    with _connect(path) as db:
+        if "emails" not in tables(db):
+            return []
+        rows = db.execute(
+            "SELECT email_id, written_at, folder FROM emails ORDER BY written_at, email_id"
+        ).fetchall()
+    return [RecordedEmail(row[0], datetime.fromisoformat(row[1]), row[2]) for row in rows]

@@ -1,0 +1,145 @@
+"""Pure: a written email -> each recipient's message, and what an attempt means.
+
+A message is the written `email.eml` with the recipient's parts filled in: To, a
+Message-ID unique per email and recipient (the same on every retry), and Date,
+the moment it is sent. Nothing is rendered again: the written bytes are split once
+around those three headers and joined per recipient. Addresses were checked (ASCII,
+one line) when they entered, and every header value is checked again here, so no
+recipient can add a header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from pipeline.core.settings import Config
+
+FILLED = (b"to", b"date", b"message-id")
+FIRST_RETRY = timedelta(minutes=5)
+LONGEST_WAIT = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A written .eml, split once: its header lines but the filled ones, and its body."""
+
+    email_id: str
+    headers: tuple[bytes, ...]  # each a whole header, folded lines and CRLF included
+    body: bytes  # from the blank line that ends the headers
+    host: str  # of the Message-ID
+
+
+def split_eml(email_id: str, eml: bytes) -> Written:
+    end = eml.index(b"\r\n\r\n") + 2
+    headers: list[bytes] = []
+    for line in eml[:end].split(b"\r\n")[:-1]:
+        if line[:1] in (b" ", b"\t") and headers:
+            headers[-1] += line + b"\r\n"  # a folded continuation
+        else:
+            headers.append(line + b"\r\n")
+    host = "localhost"
+    kept = []
+    for header in headers:
+        name, _, value = header.partition(b":")
+        if name.strip().lower() == b"message-id":
+            host = value.strip().decode("ascii").strip("<>").rpartition("@")[2] or host
+        if name.strip().lower() not in FILLED:
+            kept.append(header)
+    return Written(email_id, tuple(kept), eml[end:], host)
+
+
+def message_id(email_id: str, recipient: str, host: str) -> str:
+    """Unique per email and recipient, and the same on every retry."""
+    digest = hashlib.sha256(f"{email_id}\0{recipient.lower()}".encode()).hexdigest()[:20]
+    return f"<{email_id}.{digest}@{host}>"
+
+
+def _one_line(value: str) -> bytes:
+    if any(c in value for c in "\r\n\0") or not value.isascii():
+        raise ValueError(f"not a one-line ASCII header value: {value!r}")
+    return value.encode("ascii")
+
+
+def fill(written: Written, to: str, msg_id: str, date: datetime, subject_prefix: str = "") -> bytes:
+    """The message for one recipient. With `subject_prefix` (a test send), the
+    Subject is folded anew with it in front."""
+    filled = [
+        b"To: " + _one_line(to) + b"\r\n",
+        b"Date: " + _one_line(format_datetime(date)) + b"\r\n",
+        b"Message-ID: " + _one_line(msg_id) + b"\r\n",
+    ]
+    headers = list(written.headers)
+    if subject_prefix:
+        for index, header in enumerate(headers):
+            if header.lower().startswith(b"subject:"):
+                raw = header[8:].decode("ascii").replace("\r\n", "").strip()
+                subject = SMTP.header_factory("Subject", raw)
+                headers[index] = SMTP.fold_binary("Subject", subject_prefix + str(subject))
+    # To, Date and Message-ID stand right after From, where the build wrote them.
+    at = next((i + 1 for i, h in enumerate(headers) if h.lower().startswith(b"from:")), 0)
+    return b"".join(headers[:at] + filled + headers[at:]) + written.body
+
+
+def retry_after(attempts: int) -> timedelta:
+    """How long a deferred message waits: 5 minutes, doubling, at most 6 hours."""
+    wait: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(wait, LONGEST_WAIT)
+
+
+def gives_up(attempts: int, first_try: datetime, now: datetime, config: Config) -> bool:
+    """A deferred message is failed after `max_attempts` tries or `give_up_hours`."""
+    send = config.send
+    return attempts >= send.max_attempts or now - first_try >= timedelta(hours=send.give_up_hours)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def send_problems(config: Config, environ: Mapping[str, str]) -> list[str]:
+    """Everything that stops a send, all at once (a configuration error, exit 2)."""
+    problems = []
+    smtp, send = config.smtp, config.send
+    if send.transport == "maildir":
+        if not send.maildir:
+            problems.append('[send] maildir: missing; set the folder, e.g. maildir = "outbox"')
+    else:
+        if not smtp.host:
+            problems.append(
+                '[smtp] host: missing; set the relay, e.g. host = "127.0.0.1" (a local '
+                'Postfix) or host = "smtp.example-service.com"'
+            )
+        elif smtp.security == "none" and not is_loopback(smtp.host):
+            problems.append(
+                f'[smtp] security: "none" sends in plain text, allowed for 127.0.0.1 only, '
+                f'not {smtp.host!r}; use "starttls" or "tls"'
+            )
+        if smtp.password_env and not environ.get(smtp.password_env):
+            problems.append(
+                f"[smtp] password_env: the environment variable {smtp.password_env} is not "
+                "set; export it in the environment cron runs `send` with"
+            )
+        if smtp.username and not smtp.password_env:
+            problems.append(
+                "[smtp] password_env: a username needs a password; name the environment "
+                'variable that holds it, e.g. password_env = "SMTP_PASSWORD"'
+            )
+    dkim = (send.dkim_domain, send.dkim_selector, send.dkim_key_file)
+    if any(dkim) and not all(dkim):
+        problems.append(
+            "[send] dkim_domain, dkim_selector and dkim_key_file go together: set all three or none"
+        )
+    if not config.email.enabled:
+        problems.append("[email] enabled: false; there is nothing to send")
+    return problems

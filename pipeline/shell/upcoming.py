@@ -1,0 +1,67 @@
+"""Shell: the email the next build would write (or one post's), rendered without
+touching the ledger or out/: what `preview` shows and `send --test` sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from pipeline.core.emails import render_email
+from pipeline.core.errors import PipelineError, PostError
+from pipeline.core.model import Email, Header
+from pipeline.shell.build import BuildOptions, run_build
+from pipeline.shell.reading import render_posts
+from pipeline.shell.site import Site
+from pipeline.shell.templates import load_templates
+
+
+class NoEmail(PipelineError):
+    """There is no email to show: `label` says why, `errors` what to fix."""
+
+    def __init__(self, label: str, errors: tuple[str, ...]) -> None:
+        super().__init__(f"{label}: " + "; ".join(errors))
+        self.label = label
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    label: str  # which email this is
+    email: Email
+    posts: tuple[Header, ...]  # the posts it carries
+
+
+def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcoming:
+    """The next email; with `post` (an identity or file), that post as a per-post
+    email; with nothing new, the newest post as a sample. PipelineError says why
+    there is none."""
+    report = run_build(site, BuildOptions(now=now, dry_run=True))
+    if report.rejected:
+        raise NoEmail("Some posts cannot be read", tuple(str(e) for e in report.rejected))
+    templates = load_templates(site.template_dir)
+    config = site.config
+    if post:
+        header = _find(report.posts, post)
+        rendered = render_posts([header], config, site.content_dir, site.cache_path)
+        single = replace(config, email=replace(config.email, mode="per-post"))
+        email = render_email((rendered[header.identity],), (), single, templates)
+        return Upcoming(f"Per-post email for {header.source}", email, (header,))
+    if report.emails:
+        email = report.emails[0]
+        wanted = set(email.new + email.updated)
+        posts = tuple(p for p in report.posts if p.identity in wanted)
+        label = f"The next email: {len(email.new)} new, {len(email.updated)} updated"
+        return Upcoming(label, email, posts)
+    live = report.changes.live if report.changes else ()
+    if not live:
+        raise NoEmail("Nothing to preview", ("there is no published post yet",))
+    newest = render_posts(live[:1], config, site.content_dir, site.cache_path)
+    email = render_email((newest[live[0].identity],), (), config, templates)
+    return Upcoming("Nothing new to send: the newest post, as a sample", email, live[:1])
+
+
+def _find(posts: list[Header], wanted: str) -> Header:
+    for post in posts:
+        if wanted in (post.identity, post.source, post.source.rsplit("/", 1)[-1]):
+            return post
+    raise PostError(wanted, "no such post", "give its id, slug or file name under content/")

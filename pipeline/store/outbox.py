@@ -1,0 +1,215 @@
+"""Store: the outbox, one row per (email, recipient), in the ledger file.
+
+States: queued -> sending -> sent; deferred (tried again later, then failed);
+failed (with the server's reply); unknown (handed to the server, outcome lost);
+skipped (the recipient unsubscribed after the email was queued). Every change is
+its own committed transaction, and `sending` is committed durably before the
+message is handed to the server: a message a crash left in `sending` is reported
+as unknown, never resent by a plain `send`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.core.dates import rfc3339
+from pipeline.core.errors import OutputError
+from pipeline.store import subscribers
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox_emails (
+    email_id TEXT PRIMARY KEY,
+    audience TEXT NOT NULL,  -- fixed when the email is first queued
+    queued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    email_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    first_try TEXT NOT NULL DEFAULT '',
+    next_try TEXT NOT NULL DEFAULT '',
+    reply TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (email_id, recipient)
+);
+CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, next_try);
+"""
+OPEN_STATES = ("queued", "deferred")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One message to one recipient, as the outbox holds it."""
+
+    email_id: str
+    recipient: str
+    message_id: str
+    state: str
+    attempts: int
+    first_try: str
+    next_try: str
+    reply: str
+
+
+_COLUMNS = "email_id, recipient, message_id, state, attempts, first_try, next_try, reply"
+
+
+class Outbox:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    def _write(self, statement: str, values: Iterable[object] = (), durable: bool = False) -> int:
+        db = self._db
+        db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            changed = db.execute(statement, tuple(values)).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return changed
+
+    def audiences(self) -> dict[str, str]:
+        """email id -> its audience, for every email ever queued."""
+        return dict(self._db.execute("SELECT email_id, audience FROM outbox_emails"))
+
+    def queue(
+        self, email_id: str, audience: str, recipients: Iterable[tuple[str, str]], now: datetime
+    ) -> int:
+        """Queue an email for (recipient, message id) pairs, once: the email's
+        audience is fixed by its first queueing. Returns the rows queued."""
+        db, stamp = self._db, rfc3339(now)
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fresh = db.execute(
+                "INSERT OR IGNORE INTO outbox_emails VALUES (?, ?, ?)", (email_id, audience, stamp)
+            ).rowcount
+            count = 0
+            if fresh:
+                count = db.executemany(
+                    "INSERT OR IGNORE INTO outbox (email_id, recipient, message_id, state, "
+                    "updated_at) VALUES (?, ?, ?, 'queued', ?)",
+                    ((email_id, r, m, stamp) for r, m in recipients),
+                ).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return count
+
+    def interrupted(self, now: datetime) -> int:
+        """Messages a crash left in `sending` become unknown; returns how many."""
+        return self._write(
+            "UPDATE outbox SET state = 'unknown', reply = 'the send was interrupted while "
+            "the server had this message; it may have been delivered', updated_at = ? "
+            "WHERE state = 'sending'",
+            (rfc3339(now),),
+            durable=True,
+        )
+
+    def retry_unknown(self, now: datetime) -> int:
+        """--retry-unknown: the unknown messages are queued again (same Message-ID)."""
+        return self._write(
+            "UPDATE outbox SET state = 'queued', updated_at = ? WHERE state = 'unknown'",
+            (rfc3339(now),),
+            durable=True,
+        )
+
+    def due(self, now: datetime) -> Iterator[Item]:
+        """Queued and deferred messages whose time has come, oldest email first."""
+        query = (
+            f"SELECT {_COLUMNS} FROM outbox JOIN outbox_emails USING (email_id) "  # noqa: S608
+            "WHERE state = 'queued' OR (state = 'deferred' AND next_try <= ?) "
+            "ORDER BY outbox_emails.queued_at, outbox.email_id, outbox.rowid"
+        )
+        rows = self._db.execute(query, (rfc3339(now),)).fetchall()
+        for row in rows:
+            yield Item(*row)
+
+    def start(self, item: Item, now: datetime, check_active: bool) -> bool:
+        """Mark the message as being handed to the server, durably, before it is.
+        False (and `skipped`) when its recipient has unsubscribed since."""
+        db, stamp = self._db, rfc3339(now)
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if check_active and not subscribers.is_active(db, item.recipient):
+                db.execute(
+                    "UPDATE outbox SET state = 'skipped', reply = 'unsubscribed', updated_at = ? "
+                    "WHERE email_id = ? AND recipient = ?",
+                    (stamp, item.email_id, item.recipient),
+                )
+                db.execute("COMMIT")
+                return False
+            db.execute(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
+                "first_try = CASE first_try WHEN '' THEN ? ELSE first_try END, updated_at = ? "
+                "WHERE email_id = ? AND recipient = ?",
+                (stamp, stamp, item.email_id, item.recipient),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return True
+
+    def finish(self, item: Item, state: str, reply: str, next_try: str, now: datetime) -> None:
+        """Record the outcome of one attempt."""
+        self._write(
+            "UPDATE outbox SET state = ?, reply = ?, next_try = ?, updated_at = ? "
+            "WHERE email_id = ? AND recipient = ?",
+            (state, reply, next_try, rfc3339(now), item.email_id, item.recipient),
+        )
+
+    def items(self, states: Iterable[str]) -> list[Item]:
+        wanted = tuple(states)
+        marks = ",".join("?" * len(wanted))
+        query = f"SELECT {_COLUMNS} FROM outbox WHERE state IN ({marks}) ORDER BY email_id, rowid"  # noqa: S608
+        return [Item(*row) for row in self._db.execute(query, wanted)]
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
+
+
+@contextmanager
+def open_outbox(path: Path) -> Iterator[Outbox]:
+    """The outbox of the ledger at `path` (WAL: a build or the unsubscribe server may
+    use the file meanwhile)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(path, isolation_level=None, timeout=30)) as db:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(SCHEMA)
+            db.execute(subscribers.SCHEMA)
+            yield Outbox(db, path)
+    except sqlite3.Error as exc:
+        raise OutputError(f"the ledger {path} cannot be used for sending: {exc}") from None
+
+
+def read_only_counts(path: Path) -> tuple[dict[str, int], list[Item]]:
+    """For `status`: the outbox's counts and its problem messages (no writes)."""
+    if not path.exists():
+        return {}, []
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            present = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if "outbox" not in present:
+                return {}, []
+            counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE state IN "  # noqa: S608
+                "('deferred', 'failed', 'unknown') ORDER BY email_id, rowid"
+            ).fetchall()
+    except sqlite3.Error:
+        return {}, []
+    return counts, [Item(*row) for row in rows]
