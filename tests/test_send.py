@@ -99,6 +99,11 @@ def test_one_message_per_active_subscriber_each_with_its_own_message_id(tmp_path
         )
         assert removed.exit_code == 0
         send(site)
+        added = CliRunner().invoke(
+            cli, ["subscribers", "add", "cy@example.org", "--site", str(site.root)]
+        )
+        assert "cy@example.org: added" in added.output
+        send(site, now="2026-06-01T14:00:00+00:00")  # the audience was fixed at queueing
     assert sorted(r for _s, rcpts, _d in inbox.messages for r in rcpts) == ["ada@example.org"]
     [data] = inbox.to("ada@example.org")
     assert parsed(data)["To"] == "ada@example.org"
@@ -361,8 +366,8 @@ def test_status_names_the_addresses_that_are_not_delivered(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_a_send_killed_at_any_moment_mails_nobody_twice(tmp_path: Path) -> None:
     """SIGKILL a real `send` of 300 messages at many moments; run it again each time.
-    Nobody gets a message twice; at the end everyone is sent or, at most one per
-    kill (the message in flight), reported unknown."""
+    Nobody gets a message twice; at the end everyone is sent or, at most two per
+    kill (the one in flight and the one claimed next), reported unknown."""
     import random
     import signal
     import subprocess
@@ -394,8 +399,24 @@ def test_a_send_killed_at_any_moment_mails_nobody_twice(tmp_path: Path) -> None:
     assert len(states) == 300
     unknown = [r for r, s in states.items() if s == "unknown"]
     assert set(states.values()) <= {"sent", "unknown"}
-    assert len(unknown) <= kills
+    assert len(unknown) <= 2 * kills
     assert {r for r, s in states.items() if s == "sent"} <= set(received)
     assert final.returncode == (1 if unknown else 0), final.stderr
     with sqlite3.connect(site.root / ".newsletter" / "ledger.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_an_envelope_address_from_the_configuration_cannot_carry_a_command(
+    tmp_path: Path,
+) -> None:
+    inbox = Inbox()
+    evil = 'from = "hello@blog.example\\r\\nRCPT TO:<x@evil.example>"'
+    with smtp_server(inbox) as port:
+        site = built_site(tmp_path / "site", relay(port))
+        toml = (site.root / "newsletter.toml").read_text()
+        toml = toml.replace('from = "Test Blog <hello@blog.example>"', evil)
+        (site.root / "newsletter.toml").write_text(toml)
+        send(site)
+    [(sender, recipients, data)] = inbox.messages
+    assert (sender, recipients) == ("hello@blog.example", ["readers@lists.blog.example"])
+    assert b"\r\nRCPT" not in data

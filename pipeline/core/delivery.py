@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.policy import SMTP
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
+from pipeline.core.audience import AddressError, checked_address
 from pipeline.core.settings import Config
 
 FILLED = (b"to", b"date", b"message-id")
@@ -142,4 +143,9 @@ def send_problems(config: Config, environ: Mapping[str, str]) -> list[str]:
         )
     if not config.email.enabled:
         problems.append("[email] enabled: false; there is nothing to send")
+    for key, value in (("from", config.email.from_address), ("to", config.email.to_address)):
+        try:
+            checked_address(parseaddr(value)[1])
+        except AddressError as exc:
+            problems.append(f"[email] {key}: {value!r} holds no address a relay takes ({exc})")
     return problems

@@ -159,7 +159,7 @@ def _claim(
             continue
         audience = config.send.audience
         if audience == "list":
-            recipients = [parseaddr(config.email.to_address)[1] or config.email.to_address]
+            recipients = [parseaddr(config.email.to_address)[1]]  # checked by send_problems
         else:
             recipients = subscribers.active(site.state_path)
         host = written(email.email_id).host
@@ -198,7 +198,7 @@ class _Sender:
     def __init__(self, site: Site, environ: Mapping[str, str], now: datetime | None) -> None:
         self.site = site
         config = site.config
-        self.envelope = parseaddr(config.email.from_address)[1] or config.email.from_address
+        self.envelope = parseaddr(config.email.from_address)[1]  # checked by send_problems
         self._fixed_now = now
         self._local = threading.local()
         self._made: list[Transport] = []
@@ -292,7 +292,7 @@ def _deliver(
     written: _WrittenEmails,
 ) -> None:
     """Each due message: started (durably), handed over, its outcome recorded; at
-    most [smtp] connections in flight."""
+    most [smtp] connections in flight, and one more claimed."""
     check_active = outbox.audiences()
     width = max(1, site.config.smtp.connections)
     pending: dict[Future[Outcome], Item] = {}
@@ -312,7 +312,9 @@ def _deliver(
         for item in items:
             if report.stopped:
                 break
-            while len(pending) >= width:
+            # One message claimed ahead of the connections: its bookkeeping overlaps
+            # the relay's work on the others (a kill leaves it unknown, never resent).
+            while len(pending) > width:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 settle(finished)
             data = sender.message(written(item.email_id), item.recipient, item.message_id)
@@ -321,16 +323,7 @@ def _deliver(
             if not outbox.start(item, sender.now(), audience == "subscribers"):
                 report.skipped += 1
                 continue
-            if width == 1:  # one connection: no thread to hand the message to
-                future: Future[Outcome] = Future()
-                try:
-                    future.set_result(sender.deliver(item.recipient, data))
-                except RelayError as exc:
-                    future.set_exception(exc)
-                pending[future] = item
-                settle([future])
-            else:
-                pending[pool.submit(sender.deliver, item.recipient, data)] = item
+            pending[pool.submit(sender.deliver, item.recipient, data)] = item
         settle(wait(pending).done)
 
 

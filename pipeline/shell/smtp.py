@@ -89,11 +89,13 @@ class Relay:
             if self._conn is None:
                 self._conn = self._open()
             conn = self._conn
-            code, message = conn.mail(sender)
+            # The addresses were checked where they entered (ASCII, one line): no
+            # parsing of them again for every message, as smtplib's mail() does.
+            code, message = conn.docmd(f"MAIL FROM:<{sender}>")
             if code != 250:
                 conn.rset()
                 return _by_code(code, message)
-            code, message = conn.rcpt(recipient)
+            code, message = conn.docmd(f"RCPT TO:<{recipient}>")
             if code not in (250, 251):
                 conn.rset()
                 return _by_code(code, message)
@@ -101,10 +103,7 @@ class Relay:
             if code != 354:
                 conn.rset()
                 return _by_code(code, message)
-            payload = smtplib._quote_periods(data)  # type: ignore[attr-defined]
-            if not payload.endswith(b"\r\n"):
-                payload += b"\r\n"
-            conn.send(payload + b".\r\n")
+            conn.send(_dot_stuffed(data) + b".\r\n")
         except RelayError:
             raise
         except (smtplib.SMTPException, OSError) as exc:
@@ -124,6 +123,14 @@ class Relay:
                 conn.quit()
             except (smtplib.SMTPException, OSError):
                 conn.close()
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """A line that starts with "." gets another (RFC 5321 4.5.2); the message ends
+    with CRLF. Most messages have no such line: the search alone is cheap."""
+    if data.startswith(b".") or b"\n." in data:
+        data = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 def _what(exc: BaseException) -> str:
