@@ -109,7 +109,11 @@ def test_one_message_per_active_subscriber_each_with_its_own_message_id(tmp_path
     assert parsed(data)["To"] == "ada@example.org"
     listing = CliRunner().invoke(cli, ["subscribers", "list", "--json", "--site", str(site.root)])
     statuses = {s["address"]: s["status"] for s in json.loads(listing.output)}
-    assert statuses == {"ada@example.org": "active", "Bob@example.org": "suppressed"}
+    assert statuses == {
+        "ada@example.org": "active",
+        "Bob@example.org": "suppressed",
+        "cy@example.org": "active",
+    }
 
 
 def test_an_import_reports_bad_rows_by_line_and_never_revives_a_suppressed_address(
