@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -128,9 +128,9 @@ def run_send(
         _claim(site, outbox, options, now, report, written)
         if options.dry_run:
             return report
-        due = list(outbox.due(now))
+        due = outbox.due(now)
         try:
-            _deliver(site, outbox, due, sender, report, progress, written)
+            _deliver(site, outbox, due, outbox.due_count(now), sender, report, progress, written)
         finally:
             sender.close()
         report.unknown = outbox.items(["unknown"])
@@ -285,7 +285,8 @@ DKIM_HEADERS = (
 def _deliver(
     site: Site,
     outbox: Outbox,
-    due: list[Item],
+    due: Iterator[Item],
+    count: int,
     sender: _Sender,
     report: SendReport,
     progress: Progress | None,
@@ -307,7 +308,7 @@ def _deliver(
                 outcome = Outcome("deferred", f"not sent: {exc}")
             _record(site, outbox, item, outcome, sender.now(), report)
 
-    items = progress(due, len(due)) if progress else due
+    items = progress(due, count) if progress else due
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="smtp") as pool:
         for item in items:
             if report.stopped:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.core.audience import key_of
 from pipeline.core.dates import rfc3339
 from pipeline.core.errors import OutputError
 from pipeline.store import subscribers
@@ -42,6 +43,19 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, next_try);
 """
 OPEN_STATES = ("queued", "deferred")
+# Sending, unless the email goes to subscribers and this one is no longer active.
+_START = """
+UPDATE outbox SET
+    state = CASE WHEN go.ok THEN 'sending' ELSE 'skipped' END,
+    reply = CASE WHEN go.ok THEN reply ELSE 'unsubscribed' END,
+    attempts = attempts + go.ok,
+    first_try = CASE WHEN go.ok AND first_try = '' THEN ?3 ELSE first_try END,
+    updated_at = ?4
+FROM (SELECT (?1 = 0 OR EXISTS (
+    SELECT 1 FROM subscribers WHERE key = ?2 AND status = 'active')) AS ok) AS go
+WHERE email_id = ?5 AND recipient = ?6
+RETURNING state
+"""
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,12 @@ class Item:
 
 
 _COLUMNS = "email_id, recipient, message_id, state, attempts, first_try, next_try, reply"
+DUE_PAGE = 500
+_DUE = "(state = 'queued' OR (state = 'deferred' AND next_try <= ?))"
+_DUE_PAGE = (
+    f"SELECT rowid, {_COLUMNS} FROM outbox WHERE email_id = ? AND {_DUE} "  # noqa: S608
+    f"AND rowid > ? ORDER BY rowid LIMIT {DUE_PAGE}"
+)
 
 
 class Outbox:
@@ -126,46 +146,41 @@ class Outbox:
         )
 
     def due(self, now: datetime) -> Iterator[Item]:
-        """Queued and deferred messages whose time has come, oldest email first."""
-        query = (
-            f"SELECT {_COLUMNS} FROM outbox JOIN outbox_emails USING (email_id) "  # noqa: S608
-            "WHERE state = 'queued' OR (state = 'deferred' AND next_try <= ?) "
-            "ORDER BY outbox_emails.queued_at, outbox.email_id, outbox.rowid"
-        )
-        rows = self._db.execute(query, (rfc3339(now),)).fetchall()
-        for row in rows:
-            yield Item(*row)
+        """Queued and deferred messages whose time has come, oldest email first,
+        read a page at a time (memory stays flat however long the list)."""
+        stamp = rfc3339(now)
+        emails = self._db.execute(
+            "SELECT email_id FROM outbox_emails ORDER BY queued_at, email_id"
+        ).fetchall()
+        for (email_id,) in emails:
+            after = 0
+            while True:
+                rows = self._db.execute(_DUE_PAGE, (email_id, stamp, after)).fetchall()
+                for row in rows:
+                    yield Item(*row[1:])
+                if len(rows) < DUE_PAGE:
+                    break
+                after = rows[-1][0]
+
+    def due_count(self, now: datetime) -> int:
+        query = "SELECT COUNT(*) FROM outbox WHERE " + _DUE  # noqa: S608 (a constant)
+        return int(self._db.execute(query, (rfc3339(now),)).fetchone()[0])
 
     def start(self, item: Item, now: datetime, check_active: bool) -> bool:
-        """Mark the message as being handed to the server, durably, before it is.
-        False (and `skipped`) when its recipient has unsubscribed since."""
-        db, stamp = self._db, rfc3339(now)
+        """Mark the message as being handed to the server, durably, before it is
+        (one statement: its own transaction, fsynced). False (and `skipped`) when
+        its recipient has unsubscribed since the email was queued."""
+        stamp = rfc3339(now)
+        db = self._db
         db.execute("PRAGMA synchronous = FULL")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if check_active and not subscribers.is_active(db, item.recipient):
-                db.execute(
-                    "UPDATE outbox SET state = 'skipped', reply = 'unsubscribed', updated_at = ? "
-                    "WHERE email_id = ? AND recipient = ?",
-                    (stamp, item.email_id, item.recipient),
-                )
-                db.execute("COMMIT")
-                return False
-            db.execute(
-                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, "
-                "first_try = CASE first_try WHEN '' THEN ? ELSE first_try END, updated_at = ? "
-                "WHERE email_id = ? AND recipient = ?",
-                (stamp, stamp, item.email_id, item.recipient),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return True
+        values = (int(check_active), key_of(item.recipient), stamp, stamp)
+        rows = db.execute(_START, (*values, item.email_id, item.recipient)).fetchall()
+        return rows == [("sending",)]  # all fetched: the statement, and so its commit, done
 
     def finish(self, item: Item, state: str, reply: str, next_try: str, now: datetime) -> None:
-        """Record the outcome of one attempt."""
-        self._write(
+        """Record the outcome of one attempt (its own transaction)."""
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(
             "UPDATE outbox SET state = ?, reply = ?, next_try = ?, updated_at = ? "
             "WHERE email_id = ? AND recipient = ?",
             (state, reply, next_try, rfc3339(now), item.email_id, item.recipient),
