@@ -427,6 +427,20 @@ def subscribers_import(
     run(action)
 
 
+def _one_address(
+    site: Path, config_path: Path | None, now: str | None, address: str
+) -> tuple[Path, datetime, str]:
+    """(the ledger, the moment, the checked address) for `subscribers add/remove`."""
+    from pipeline.core.audience import AddressError, checked_address
+
+    folder = load_site(site, config_path)
+    moment = _moment(now, "--now", folder.config) or datetime.now(UTC)
+    try:
+        return folder.state_path, moment, checked_address(address)
+    except AddressError as exc:
+        raise UsageError(f"{address!r} is not an address: {exc}") from None
+
+
 @subscribers.command("add")
 @site_options
 @click.argument("address")
@@ -437,23 +451,12 @@ def subscribers_add(
     setup_logging(quiet=as_json, verbose=False)
 
     def action() -> int:
-        from pipeline.core.audience import AddressError, Row, checked_address
+        from pipeline.core.audience import Row
         from pipeline.store import subscribers as store
 
-        folder = load_site(site, config_path)
-        moment = _moment(now, "--now", folder.config) or datetime.now(UTC)
-        try:
-            checked = checked_address(address)
-        except AddressError as exc:
-            raise UsageError(f"{address!r} is not an address: {exc}") from None
-        counts = store.import_rows(folder.state_path, [Row(0, checked, "", False)], moment, "add")
-        said = (
-            "added"
-            if counts.added
-            else "suppressed: not added"
-            if counts.kept_suppressed
-            else ("already active")
-        )
+        ledger_path, moment, checked = _one_address(site, config_path, now, address)
+        counts = store.import_rows(ledger_path, [Row(0, checked, "", False)], moment, "add")
+        said = "added" if counts.added else "already active" if counts.already else "suppressed"
         click.echo(f"{checked}: {said}")
         return 0 if counts.added or counts.already else 1
 
@@ -470,16 +473,10 @@ def subscribers_remove(
     setup_logging(quiet=as_json, verbose=False)
 
     def action() -> int:
-        from pipeline.core.audience import AddressError, checked_address
         from pipeline.store import subscribers as store
 
-        folder = load_site(site, config_path)
-        moment = _moment(now, "--now", folder.config) or datetime.now(UTC)
-        try:
-            checked = checked_address(address)
-        except AddressError as exc:
-            raise UsageError(f"{address!r} is not an address: {exc}") from None
-        was = store.suppress(folder.state_path, checked, moment, "removed by the author")
+        ledger_path, moment, checked = _one_address(site, config_path, now, address)
+        was = store.suppress(ledger_path, checked, moment, "removed by the author")
         click.echo(f"{checked}: {'removed' if was else 'suppressed'} (no send reaches it)")
         return 0
 
