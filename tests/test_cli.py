@@ -14,11 +14,20 @@ from pipeline.shell.cli import cli
 
 def test_every_command_and_option_has_help_text() -> None:
     assert cli.help
-    for name, command in cli.commands.items():
-        assert command.help, name
-        for param in command.params:
-            if isinstance(param, click.Option):
-                assert param.help, f"{name} {param.opts}"
+    seen = []
+
+    def walk(group: click.Group, prefix: str) -> None:
+        for name, command in group.commands.items():
+            seen.append(f"{prefix}{name}")
+            assert command.help, f"{prefix}{name}"
+            for param in command.params:
+                if isinstance(param, click.Option):
+                    assert param.help, f"{prefix}{name} {param.opts}"
+            if isinstance(command, click.Group):
+                walk(command, f"{prefix}{name} ")
+
+    walk(cli, "")
+    assert {"send", "subscribers import", "subscribers export"} <= set(seen)
 
 
 def test_build_help_lists_the_spec_options() -> None:
