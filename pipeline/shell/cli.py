@@ -198,7 +198,7 @@ def build(
             content_scan=content_scan,
         )
         show_bar = sys.stderr.isatty() and not (quiet or as_json or verbose)
-        report = run_build(folder, options, _progress_bar if show_bar else None)
+        report = run_build(folder, options, _progress_bar("reading posts") if show_bar else None)
         settle = config.build.settle_minutes
         for level, message in describe(report, settle, str(folder.out_dir)):
             logger.log(level, message)
@@ -362,7 +362,8 @@ def send(
             _moment(now, "--now", folder.config), dry_run, tests, force, retry_unknown
         )
         show_bar = sys.stderr.isatty() and not (quiet or as_json or verbose)
-        report = run_send(folder, options, os.environ, _progress_bar if show_bar else None)
+        bar = _progress_bar("sending") if show_bar else None
+        report = run_send(folder, options, os.environ, bar)
         for level, message in describe_send(report):
             logger.log(level, message)
         if as_json:
@@ -536,9 +537,14 @@ def _handed_scan() -> ContentScan | None:
     return obj.get("content_scan") if isinstance(obj, dict) else None
 
 
-def _progress_bar(paths: Iterable[Any], length: int) -> Iterable[Any]:
-    with click.progressbar(paths, length=length, label="reading posts", file=sys.stderr) as bar:
-        yield from bar
+def _progress_bar(label: str) -> Callable[[Iterable[Any], int], Iterable[Any]]:
+    """A progress bar on stderr, for a terminal."""
+
+    def bar(items: Iterable[Any], length: int) -> Iterable[Any]:
+        with click.progressbar(items, length=length, label=label, file=sys.stderr) as shown:
+            yield from shown
+
+    return bar
 
 
 def main() -> None:
