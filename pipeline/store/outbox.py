@@ -21,6 +21,7 @@ from pipeline.core.audience import key_of
 from pipeline.core.dates import rfc3339
 from pipeline.core.errors import OutputError
 from pipeline.store import subscribers
+from pipeline.store.sqlite import tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox_emails (
@@ -42,7 +43,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, next_try);
 """
-OPEN_STATES = ("queued", "deferred")
 # Sending, unless the email goes to subscribers and this one is no longer active.
 _START = """
 UPDATE outbox SET
@@ -217,8 +217,7 @@ def read_only_counts(path: Path) -> tuple[dict[str, int], list[Item]]:
         return {}, []
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            present = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-            if "outbox" not in present:
+            if "outbox" not in tables(db):
                 return {}, []
             counts = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"))
             rows = db.execute(

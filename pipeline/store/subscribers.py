@@ -138,8 +138,3 @@ def active(path: Path) -> list[str]:
     with connect(path) as db:
         rows = db.execute("SELECT address FROM subscribers WHERE status = 'active' ORDER BY key")
         return [row[0] for row in rows]
-
-
-def is_active(db: sqlite3.Connection, address: str) -> bool:
-    row = db.execute("SELECT status FROM subscribers WHERE key = ?", (key_of(address),)).fetchone()
-    return row is not None and row[0] == "active"
