@@ -196,6 +196,34 @@ def _check_email(
     return findings
 
 
+def secret_findings(config: Config, environ: Mapping[str, str], origin: str) -> list[Finding]:
+    """Per-reader links need the signing secret: said by `check`, before a send."""
+    name = config.send.secret_env
+    if config.send.audience != "subscribers" and not config.subscribe.enabled:
+        return []
+    if not name:
+        return [
+            Finding(
+                "secret",
+                origin,
+                "[send] secret_env: missing; per-reader unsubscribe links are signed with it",
+                'name the environment variable, e.g. secret_env = "NEWSLETTER_SECRET", and '
+                "set it to a long random value (`python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`)",
+            )
+        ]
+    if not environ.get(name):
+        return [
+            Finding(
+                "secret",
+                origin,
+                f"[send] secret_env: the environment variable {name} is not set here",
+                "export it where `send` and `serve` run (cron, the systemd unit)",
+            )
+        ]
+    return []
+
+
 def config_findings(problems: str, origin: str) -> list[Finding]:
     """A ConfigError's message, one finding per problem line."""
     lines = [line.strip()[2:] for line in problems.splitlines() if line.strip().startswith("- ")]

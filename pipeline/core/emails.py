@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +32,8 @@ from pipeline.core.manifest import Manifest, ManifestPost
 from pipeline.core.model import Email, Post
 from pipeline.core.posts.markup import ensure_alt, html_to_text
 from pipeline.core.posts.read import make_excerpt
-from pipeline.core.settings import Config
+from pipeline.core.settings import Config, merge_tag_service
+from pipeline.core.unsubscribe import list_unsubscribe
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ EMAIL_FOLDER = "email"  # out/email/<email-id>/
 PREHEADER_LENGTH = 140
 MAX_SUBJECT = 200  # inboxes show ~60 characters; a runaway title must not fill the header
 SHORT_EXCERPT = 160  # excerpt length when a digest must shrink to fit its budget
+MERGE_TAG_STAND_IN = "https://unsubscribe.invalid/merge-tag"
 
 
 @lru_cache(maxsize=8)
@@ -223,7 +225,8 @@ class _Layout:
                 views = [_post_view(post, config, full_body, excerpt) for post in visible]
                 sections.append({"heading": heading, "posts": views})
         more = [_post_view(post, config, False, None) for post in posts[shown:]]
-        context = {
+        tag = merge_tag_service(config.email.unsubscribe_url) and config.email.unsubscribe_url
+        context: dict[str, Any] = {
             "site": {
                 "title": config.site.title,
                 "url": config.site.url,
@@ -234,7 +237,9 @@ class _Layout:
             "sections": sections,
             "more": more,
             "footer": {
-                "unsubscribe_url": config.email.unsubscribe_url,
+                # A merge tag goes through the CSS inliner as a plain URL: lxml would
+                # percent-encode the spaces in `{{ unsubscribe_url }}`.
+                "unsubscribe_url": MERGE_TAG_STAND_IN if tag else config.email.unsubscribe_url,
                 "unsubscribe_mailto": config.email.unsubscribe_mailto,
                 "postal_lines": [
                     line.strip()
@@ -244,7 +249,11 @@ class _Layout:
             },
             "css": Markup(safe_css(self.templates.source("email.css"), "email.css")),  # noqa: S704
         }
-        return inline_css(self.templates.render("digest.html", context)), context
+        html = inline_css(self.templates.render("digest.html", context))
+        if tag:
+            html = html.replace(MERGE_TAG_STAND_IN, tag)
+            context["footer"] = {**context["footer"], "unsubscribe_url": tag}
+        return html, context
 
 
 def _post_view(post: Post, config: Config, full_body: bool, excerpt: int | None) -> dict[str, Any]:
@@ -279,13 +288,9 @@ def build_eml(
     message["Subject"] = subject
     message["Date"] = format_datetime(date)
     message["Message-ID"] = f"<{email_id}@{host}>"
-    list_host = parseaddr(config.email.to_address)[1].partition("@")[2] or host
-    message["List-Id"] = f"{one_line(config.site.title)} <newsletter.{list_host}>"
-    targets = [f"<{config.email.unsubscribe_url}>"]
-    if config.email.unsubscribe_mailto:
-        targets.append(f"<{one_line(config.email.unsubscribe_mailto)}>")
-    message["List-Unsubscribe"] = ", ".join(targets)
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["List-Id"] = f"{one_line(config.site.title)} <{one_line(config.email.list_id)}>"
+    for name, value in list_unsubscribe(config).items():
+        message[name] = value
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     # A fixed boundary keeps the file byte-identical across runs; "=_" never occurs

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from datetime import tzinfo
+from email.utils import parseaddr
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,6 +47,34 @@ def _http_url(value: Any) -> str | None:
     parts = urlsplit(value)
     if value and (parts.scheme not in ("http", "https") or not parts.netloc):
         return f"must be an absolute http(s) URL, got {value!r}"
+    return None
+
+
+# An email service's own unsubscribe link, which the service fills in per reader:
+# kept verbatim in the written email for pasting into that service.
+MERGE_TAGS = {
+    "*|UNSUB|*": "Mailchimp",
+    "{{ unsubscribe_url }}": "Kit",
+    "{{ UnsubscribeURL }}": "listmonk",
+    "%%{unsubscribe_url}%%": "Ghost",
+}
+
+
+def merge_tag_service(value: str) -> str:
+    """The service whose merge tag `value` is ("" when it is a URL); the `{{ }}`
+    tags may be written with or without the inner spaces."""
+    for tag, service in MERGE_TAGS.items():
+        if value.replace(" ", "") == tag.replace(" ", ""):
+            return service
+    return ""
+
+
+def _unsubscribe_url(value: Any) -> str | None:
+    if isinstance(value, str) and merge_tag_service(value):
+        return None
+    problem = _http_url(value)
+    if problem:
+        return f"{problem}, or an email service's unsubscribe merge tag: " + ", ".join(MERGE_TAGS)
     return None
 
 
@@ -186,10 +215,28 @@ class EmailConfig:
     to_address: str = setting("", TEXT, "the list address", toml="to", shown="required")
     reply_to: str = setting("", TEXT, "Reply-To", shown="none")
     unsubscribe_url: str = setting(
-        "", _http_url, "one-click unsubscribe page (https)", shown="required"
+        "",
+        _unsubscribe_url,
+        "the unsubscribe page (https), served by `newsletter serve`; or the unsubscribe "
+        "merge tag of Mailchimp, Kit, listmonk or Ghost, for pasting the email into that "
+        "service (README, Hand-off)",
+        shown="required",
     )
     unsubscribe_mailto: str = setting(
         "", TEXT, "`mailto:` unsubscribe address, also in List-Unsubscribe", shown="none"
+    )
+    list_handles_one_click: bool = setting(
+        False,
+        BOOL,
+        "the list server at `to` rewrites List-Unsubscribe per reader, so an email to the "
+        "list may claim one-click unsubscribing (List-Unsubscribe-Post)",
+    )
+    list_id: str = setting(
+        "",
+        TEXT,
+        "the List-Id, which unsubscribe tokens are signed with: set it before changing "
+        "`to` or the site URL, or old unsubscribe links stop working",
+        shown="`newsletter.` and the domain of `to`",
     )
     postal_address: str = setting("", TEXT, "shown in every footer (CAN-SPAM)", shown="required")
     updated_section: bool = setting(True, BOOL, 'include modified posts ("Updated") in the digest')
@@ -324,6 +371,45 @@ class SendConfig:
     dkim_key_file: str = setting(
         "", TEXT, "the DKIM private key (PEM), kept outside the site's files", shown="none"
     )
+    secret_env: str = setting(
+        "",
+        _env_name,
+        "the environment variable holding the secret that signs unsubscribe and "
+        'confirmation links (needed for `audience = "subscribers"` and `serve`)',
+        shown="none",
+    )
+    previous_secret_env: str = setting(
+        "",
+        _env_name,
+        "while rotating the secret: the variable holding the old one, whose links still work",
+        shown="none",
+    )
+
+
+def _url_path(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.startswith("/") or "?" in value or "#" in value:
+        return 'must be a path on the unsubscribe URL\'s host, e.g. "/subscribe"'
+    return None
+
+
+@dataclass(frozen=True)
+class SubscribeConfig:
+    enabled: bool = setting(
+        False, BOOL, "sign-up with double opt-in at `path`, served by `newsletter serve`"
+    )
+    path: str = setting(
+        "/subscribe",
+        _url_path,
+        "the sign-up form's path (the confirmation link is `<path>/confirm`), on the host "
+        "of `[email] unsubscribe_url`",
+    )
+    confirm_hours: int = setting(48, _whole_number, "a confirmation link expires after this")
+    per_address_day: int = setting(
+        2, _whole_number, "confirmation emails to one address in 24 hours, at most"
+    )
+    per_client_hour: int = setting(
+        10, _whole_number, "sign-up requests from one client address in an hour, at most"
+    )
 
 
 @dataclass(frozen=True)
@@ -338,6 +424,7 @@ class Config:
     build: BuildConfig
     smtp: SmtpConfig = SmtpConfig()
     send: SendConfig = SendConfig()
+    subscribe: SubscribeConfig = SubscribeConfig()
 
 
 TABLES: dict[str, type[Any]] = {
@@ -349,6 +436,7 @@ TABLES: dict[str, type[Any]] = {
     "build": BuildConfig,
     "smtp": SmtpConfig,
     "send": SendConfig,
+    "subscribe": SubscribeConfig,
 }
 REQUIRED = (("site", "title"), ("site", "url"))
 REQUIRED_FOR_EMAIL = (
@@ -362,8 +450,8 @@ HINTS = {
     ("site", "url"): 'the blog\'s home page, e.g. url = "https://driftly.blog/"',
     ("email", "from"): 'the sender, e.g. from = "Driftly <hello@driftly.blog>"',
     ("email", "to"): 'the list address, e.g. to = "readers@lists.driftly.blog"',
-    ("email", "unsubscribe_url"): "the one-click unsubscribe page (https), required by Gmail "
-    "and Yahoo for bulk senders",
+    ("email", "unsubscribe_url"): "the unsubscribe page, e.g. unsubscribe_url = "
+    '"https://driftly.blog/unsubscribe" (Gmail and Yahoo require one from bulk senders)',
     ("email", "postal_address"): "your postal address, which CAN-SPAM requires in every email",
 }
 
@@ -497,9 +585,12 @@ def _pattern_problems(values: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
 
 def _derived(config: Config) -> Config:
     """The values that default to others: URLs end with "/", the description and
-    author default to the title, the feeds' base URL to the site's."""
+    author default to the title, the feeds' base URL to the site's, the list id to
+    the domain of the list address (or of the site)."""
     site = config.site
     url = _with_slash(site.url)
+    list_host = parseaddr(config.email.to_address)[1].partition("@")[2]
+    list_id = config.email.list_id or f"newsletter.{list_host or urlsplit(url).hostname}"
     return replace(
         config,
         site=replace(
@@ -509,6 +600,7 @@ def _derived(config: Config) -> Config:
             author=site.author or site.title,
         ),
         feed=replace(config.feed, base_url=_with_slash(config.feed.base_url or url)),
+        email=replace(config.email, list_id=list_id),
     )
 
 

@@ -3,13 +3,15 @@ runs the checks; it writes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.core.checks import check_outputs, check_posts, config_findings
+from pipeline.core.checks import check_outputs, check_posts, config_findings, secret_findings
 from pipeline.core.errors import ConfigError
 from pipeline.core.model import Finding
 from pipeline.core.settings import CONFIG_NAME, parse_config
+from pipeline.core.unsubscribe import unsubscribe_case
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site, read_config_file, site_of
 
@@ -17,6 +19,7 @@ from pipeline.shell.site import Site, read_config_file, site_of
 @dataclass
 class CheckReport:
     findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the author should know, no problem
     posts_checked: int = 0
     outputs_checked: int = 0
 
@@ -34,6 +37,7 @@ class CheckReport:
             "errors": len(self.errors),
             "warnings": len(self.findings) - len(self.errors),
             "findings": [f.as_dict() for f in self.findings],
+            "notes": self.notes,
         }
 
 
@@ -55,7 +59,7 @@ def load_for_check(
         return None
 
 
-def run_check(site: Site, report: CheckReport) -> CheckReport:
+def run_check(site: Site, report: CheckReport, environ: Mapping[str, str]) -> CheckReport:
     files = []
     for entry in find_posts(site.content_dir):
         source = entry.relative
@@ -80,4 +84,7 @@ def run_check(site: Site, report: CheckReport) -> CheckReport:
     )
     report.findings.extend(check_outputs(outputs, site.config))
     report.outputs_checked = len(outputs)
+    if site.config.email.enabled:
+        report.notes.append(unsubscribe_case(site.config))
+        report.findings.extend(secret_findings(site.config, environ, str(site.config_file)))
     return report

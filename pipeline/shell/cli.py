@@ -224,12 +224,14 @@ def check(
         report = CheckReport()
         config = load_for_check(site, config_path, report, {})
         if config is not None:
-            run_check(config, report)
+            run_check(config, report, os.environ)
         if as_json:
             echo_json(report.summary())
         else:
             for finding in report.findings:
                 click.echo(str(finding))
+            for note in report.notes:
+                click.echo(f"note: {note}")
             errors, total = len(report.errors), len(report.findings)
             click.echo(
                 f"{report.posts_checked} post(s) and {report.outputs_checked} output file(s) "

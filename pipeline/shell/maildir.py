@@ -10,16 +10,23 @@ from __future__ import annotations
 import mailbox
 from pathlib import Path
 
-from pipeline.shell.smtp import Outcome
+from pipeline.shell.smtp import Guard, Outcome
 
 
 class MaildirBox:
     def __init__(self, folder: Path) -> None:
         self.box = mailbox.Maildir(folder, create=True)
 
-    def deliver(self, sender: str, recipient: str, data: bytes) -> Outcome:
+    def deliver(
+        self, sender: str, recipient: str, data: bytes, guard: Guard | None = None
+    ) -> Outcome:
+        keys: list[str] = []
         try:
-            key = self.box.add(data)
+            if guard is None:
+                keys.append(self.box.add(data))
+            elif not guard(recipient, lambda: keys.append(self.box.add(data))):
+                return Outcome("skipped", "unsubscribed while the message was on its way")
+            key = keys[0]
         except OSError as exc:
             return Outcome("deferred", f"cannot write to the Maildir: {exc.strerror or exc}")
         return Outcome("sent", f"250 stored as {key}")

@@ -10,37 +10,29 @@ message a crash left in `sending` is reported as unknown, never resent unless
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pipeline.core import delivery
 from pipeline.core.dates import rfc3339
-from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import ConfigError, OutputError
 from pipeline.shell.lock import exclusive
-from pipeline.shell.maildir import MaildirBox
+from pipeline.shell.sender import Sender, WrittenEmails
 from pipeline.shell.site import Site
-from pipeline.shell.smtp import Outcome, Relay, RelayError, tls_context
+from pipeline.shell.smtp import Outcome, RelayError
 from pipeline.store import ledger, subscribers
 from pipeline.store.outbox import Item, Outbox, open_outbox
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[Iterable[Any], int], Iterable[Any]]
-
-
-class Transport(Protocol):
-    def deliver(self, sender: str, recipient: str, data: bytes) -> Outcome: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -113,12 +105,12 @@ def run_send(
     progress: Progress | None = None,
 ) -> SendReport:
     check_sendable(site, environ)
-    sender = _Sender(site, environ, options.now)
+    sender = Sender(site, environ, options.now)
     report = SendReport(dry_run=options.dry_run)
     if options.tests:
         _send_tests(site, options, sender, report)
         return report
-    written = _WrittenEmails(site.out_dir)
+    written = WrittenEmails(site)
     with exclusive(site.lock_path), open_outbox(site.state_path) as outbox:
         now = sender.now()
         if not options.dry_run:
@@ -144,7 +136,7 @@ def _claim(
     options: SendOptions,
     now: datetime,
     report: SendReport,
-    written: _WrittenEmails,
+    written: WrittenEmails,
 ) -> None:
     """Queue the recorded emails not queued yet (their audience fixed now), oldest
     first; an email older than max_age_days waits for --force."""
@@ -158,11 +150,19 @@ def _claim(
             report.too_old.append(email.email_id)
             continue
         audience = config.send.audience
+        split = written(email.email_id)
         if audience == "list":
             recipients = [parseaddr(config.email.to_address)[1]]  # checked by send_problems
         else:
+            if not split.has_link:
+                raise OutputError(
+                    f"{written.path(email.email_id)}: its HTML does not link [email] "
+                    f"unsubscribe_url ({written.link}), so no reader's own link can go in",
+                    "the email template's footer must link {{ footer.unsubscribe_url }}; "
+                    "build again with the shipped templates/email/digest.html to compare",
+                )
             recipients = subscribers.active(site.state_path)
-        host = written(email.email_id).host
+        host = split.host
         pairs = [(r, delivery.message_id(email.email_id, r, host)) for r in recipients]
         if options.dry_run:
             report.would.extend((email.email_id, r) for r in recipients)
@@ -172,130 +172,21 @@ def _claim(
         report.would.extend((i.email_id, i.recipient) for i in outbox.due(now))
 
 
-class _WrittenEmails:
-    """The written .eml files, each read and split once per run."""
-
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir
-        self._split: dict[str, delivery.Written] = {}
-
-    def __call__(self, email_id: str) -> delivery.Written:
-        if email_id not in self._split:
-            path = self.out_dir / EMAIL_FOLDER / email_id / "email.eml"
-            try:
-                self._split[email_id] = delivery.split_eml(email_id, path.read_bytes())
-            except (OSError, ValueError) as exc:
-                raise OutputError(
-                    f"{path}: the written email cannot be read ({exc})",
-                    "run `newsletter build` again: it rewrites the same email",
-                ) from None
-        return self._split[email_id]
-
-
-class _Sender:
-    """The transport, the clock, DKIM and the rate: what each message goes through."""
-
-    def __init__(self, site: Site, environ: Mapping[str, str], now: datetime | None) -> None:
-        self.site = site
-        config = site.config
-        self.envelope = parseaddr(config.email.from_address)[1]  # checked by send_problems
-        self._fixed_now = now
-        self._local = threading.local()
-        self._made: list[Transport] = []
-        self._lock = threading.Lock()
-        self._password = (
-            environ.get(config.smtp.password_env, "") if config.smtp.password_env else ""
-        )
-        self._context = (
-            tls_context(config.smtp.ca_file) if config.send.transport == "smtp" else None
-        )
-        self._dkim_key = b""
-        if config.send.dkim_key_file:
-            folder = (site.config_file or Path()).parent
-            self._dkim_key = folder.joinpath(config.send.dkim_key_file).read_bytes()
-        rate = config.smtp.rate
-        self._interval = 1.0 / rate if rate else 0.0
-        self._next_slot = time.monotonic()
-
-    def now(self) -> datetime:
-        return self._fixed_now or datetime.now(UTC)
-
-    def transport(self) -> Transport:
-        made: Transport | None = getattr(self._local, "transport", None)
-        if made is None:
-            config = self.site.config
-            if config.send.transport == "maildir":
-                folder = (self.site.config_file or Path()).parent / config.send.maildir
-                made = MaildirBox(folder)
-            else:
-                assert self._context is not None  # noqa: S101 (set for smtp)
-                made = Relay(config.smtp, self._password, self._context)
-            self._local.transport = made
-            with self._lock:
-                self._made.append(made)
-        return made
-
-    def pace(self) -> None:
-        """Wait for the next slot of [smtp] rate."""
-        if not self._interval:
-            return
-        delay = self._next_slot - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        self._next_slot = max(self._next_slot, time.monotonic()) + self._interval
-
-    def message(self, written: delivery.Written, to: str, msg_id: str, prefix: str = "") -> bytes:
-        data = delivery.fill(written, to, msg_id, self.now(), prefix)
-        if self._dkim_key:
-            data = self._sign(data)
-        return data
-
-    def _sign(self, data: bytes) -> bytes:
-        import dkim
-
-        send = self.site.config.send
-        signature = dkim.sign(
-            data,
-            send.dkim_selector.encode(),
-            send.dkim_domain.encode(),
-            self._dkim_key,
-            include_headers=list(DKIM_HEADERS),
-        )
-        return bytes(signature) + data
-
-    def deliver(self, recipient: str, data: bytes) -> Outcome:
-        return self.transport().deliver(self.envelope, recipient, data)
-
-    def close(self) -> None:
-        for made in self._made:
-            made.close()
-
-
-DKIM_HEADERS = (
-    b"from",
-    b"to",
-    b"subject",
-    b"date",
-    b"message-id",
-    b"list-unsubscribe",
-    b"list-unsubscribe-post",
-)
-
-
 def _deliver(
     site: Site,
     outbox: Outbox,
     due: Iterator[Item],
     count: int,
-    sender: _Sender,
+    sender: Sender,
     report: SendReport,
     progress: Progress | None,
-    written: _WrittenEmails,
+    written: WrittenEmails,
 ) -> None:
     """Each due message: started (durably), handed over, its outcome recorded; at
     most [smtp] connections in flight, and one more claimed."""
     check_active = outbox.audiences()
     width = max(1, site.config.smtp.connections)
+    guard = subscribers.HandOver(site.state_path)
     pending: dict[Future[Outcome], Item] = {}
 
     def settle(done: Iterable[Future[Outcome]]) -> None:
@@ -309,7 +200,7 @@ def _deliver(
             _record(site, outbox, item, outcome, sender.now(), report)
 
     items = progress(due, count) if progress else due
-    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="smtp") as pool:
+    with closing(guard), ThreadPoolExecutor(width, thread_name_prefix="smtp") as pool:
         for item in items:
             if report.stopped:
                 break
@@ -318,13 +209,16 @@ def _deliver(
             while len(pending) > width:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 settle(finished)
-            data = sender.message(written(item.email_id), item.recipient, item.message_id)
+            personal = check_active.get(item.email_id, "list") == "subscribers"
+            data = sender.message(
+                written(item.email_id), item.recipient, item.message_id, personal=personal
+            )
             sender.pace()
-            audience = check_active.get(item.email_id, "list")
-            if not outbox.start(item, sender.now(), audience == "subscribers"):
+            if not outbox.start(item, sender.now(), personal):
                 report.skipped += 1
                 continue
-            pending[pool.submit(sender.deliver, item.recipient, data)] = item
+            handed = guard if personal else None
+            pending[pool.submit(sender.deliver, item.recipient, data, handed)] = item
         settle(wait(pending).done)
 
 
@@ -352,19 +246,21 @@ def _record(
     )
     if state == "sent":
         report.sent += 1
+    elif state == "skipped":
+        report.skipped += 1
     elif state == "failed":
         report.failed.append(done)
     logger.debug("%s -> %s: %s (%s)", item.email_id, item.recipient, state, reply)
 
 
-def _send_tests(site: Site, options: SendOptions, sender: _Sender, report: SendReport) -> None:
+def _send_tests(site: Site, options: SendOptions, sender: Sender, report: SendReport) -> None:
     """One copy of what `preview` shows to each --test address; nothing recorded."""
     from pipeline.core.audience import AddressError, checked_address
     from pipeline.shell.upcoming import upcoming_email
 
     upcoming = upcoming_email(site, sender.now())
     email = upcoming.email
-    written = delivery.split_eml(email.email_id, email.files["email.eml"])
+    written = delivery.split_eml(email.email_id, email.files["email.eml"], WrittenEmails(site).link)
     try:
         for raw in options.tests:
             try:
@@ -373,7 +269,8 @@ def _send_tests(site: Site, options: SendOptions, sender: _Sender, report: SendR
                 report.tests.append((raw, f"not an address: {exc}"))
                 continue
             msg_id = f"<test.{uuid.uuid4().hex}@{written.host}>"
-            data = sender.message(written, address, msg_id, prefix="[Test] ")
+            personal = site.config.send.audience == "subscribers"
+            data = sender.message(written, address, msg_id, "[Test] ", personal)
             if options.dry_run:
                 report.tests.append((address, "would be sent"))
                 continue

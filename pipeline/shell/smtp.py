@@ -13,11 +13,14 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.core.settings import SmtpConfig
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+# Called with the recipient and the hand-over: True when it handed the message over.
+Guard = Callable[[str, Callable[[], None]], bool]
 
 
 class RelayError(Exception):
@@ -26,7 +29,7 @@ class RelayError(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # "sent", "deferred", "failed" or "unknown"
+    state: str  # "sent", "deferred", "failed", "unknown" or "skipped"
     reply: str  # the server's own words, or what went wrong
 
 
@@ -83,8 +86,13 @@ class Relay:
             ) from None
         return conn
 
-    def deliver(self, sender: str, recipient: str, data: bytes) -> Outcome:
-        """One message; a lost connection is reopened by the next call."""
+    def deliver(
+        self, sender: str, recipient: str, data: bytes, guard: Guard | None = None
+    ) -> Outcome:
+        """One message; a lost connection is reopened by the next call. With a
+        `guard`, the final dot is sent through it: when it refuses (the reader
+        unsubscribed meanwhile), the connection is dropped before the dot, which
+        makes the relay discard the message."""
         try:
             if self._conn is None:
                 self._conn = self._open()
@@ -103,7 +111,13 @@ class Relay:
             if code != 354:
                 conn.rset()
                 return _by_code(code, message)
-            conn.send(_dot_stuffed(data) + b".\r\n")
+            if guard is None:
+                conn.send(_dot_stuffed(data) + b".\r\n")
+            else:
+                conn.send(_dot_stuffed(data))
+                if not guard(recipient, lambda: conn.send(b".\r\n")):
+                    self._drop()
+                    return Outcome("skipped", "unsubscribed while the message was on its way")
         except RelayError:
             raise
         except (smtplib.SMTPException, OSError) as exc:
@@ -115,6 +129,11 @@ class Relay:
             self.close()
             return Outcome("unknown", f"after the message was handed over: {_what(exc)}")
         return _by_code(code, message)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()  # no QUIT: that would need the dot first
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -21,7 +21,7 @@ from pathlib import Path
 from pipeline import __version__
 from pipeline.core.codec import post_from_json, post_to_json
 from pipeline.core.model import Post
-from pipeline.core.settings import Config, SendConfig, SmtpConfig
+from pipeline.core.settings import Config, SendConfig, SmtpConfig, SubscribeConfig
 from pipeline.store.sqlite import chunks, marks
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ def cache_key(config: Config) -> str:
     """Changes whenever the configuration, our code or the renderer changes. The
     configuration holds `[paths]` as written, so the same site reached as "." or by
     its full path has the same key."""
-    built = replace(config, smtp=SmtpConfig(), send=SendConfig())  # delivery changes no output
+    built = replace(  # delivery and sign-up change no output
+        config, smtp=SmtpConfig(), send=SendConfig(), subscribe=SubscribeConfig()
+    )
     text = f"{CACHE_FORMAT}|{__version__}|{_renderer_versions()}|{built!r}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -7,7 +7,8 @@ suppressed: no import brings them back and no send reaches them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,6 +120,55 @@ def suppress(path: Path, address: str, now: datetime, reason: str) -> bool:
             db.execute("ROLLBACK")
             raise
     return found is not None and found[0] == "active"
+
+
+class HandOver:
+    """Hands a message over only while its recipient is active. The ledger's write
+    lock is held from the check to the hand-over (the final dot of DATA: a few
+    bytes), so an unsubscribe commits either before it, and the message is not
+    handed over, or after it: nobody receives a message handed over after their
+    unsubscribe was committed. One connection per sending thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            # Used by this thread alone; closed by the caller once the threads are done.
+            db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            self._local.db = db
+            with self._lock:
+                self._opened.append(db)
+        return db
+
+    def __call__(self, recipient: str, hand_over: Callable[[], None]) -> bool:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise OutputError(f"the ledger {self.path} cannot be locked: {exc}") from None
+        try:
+            row = db.execute(
+                "SELECT status FROM subscribers WHERE key = ?", (key_of(recipient),)
+            ).fetchone()
+            if row is None or row[0] != "active":
+                return False
+            hand_over()
+            return True
+        finally:
+            db.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._opened:
+                db.close()
+            self._opened.clear()
 
 
 def everyone(path: Path) -> list[Subscriber]:
