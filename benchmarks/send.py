@@ -14,6 +14,7 @@ messages (flat means the outbox is streamed, not held). Run it by hand.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -77,6 +78,7 @@ def make_site(root: Path, count: int, port: int, connections: int) -> Path:
     )
     smtp = f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
     smtp += f'connections = {connections}\n\n[send]\naudience = "subscribers"\n'
+    smtp += 'secret_env = "NEWSLETTER_SECRET"\n'  # each reader's own unsubscribe link
     (site / "newsletter.toml").write_text(CONFIG + smtp)
     python = [sys.executable, "-m", "pipeline"]
     subprocess.run(
@@ -99,6 +101,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    os.environ.setdefault("NEWSLETTER_SECRET", "benchmark-secret")
     port = free_port()
     sink = subprocess.Popen(
         [sys.executable, "-c", SINK, str(port)],

@@ -375,6 +375,58 @@ def send(
     run(action, verbose)
 
 
+@cli.command()
+@site_options
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (the site's web server forwards to it).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8025,
+    show_default=True,
+    help="Port to listen on; 0 is a free one, printed on start.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+def serve(
+    site: Path,
+    config_path: Path | None,
+    now: str | None,
+    as_json: bool,
+    host: str,
+    port: int,
+    quiet: bool,
+) -> None:
+    """Answer the readers: unsubscribe links (one-click), and sign-up when enabled."""
+    setup_logging(quiet=quiet or as_json, verbose=False)
+
+    def action() -> int:
+        from pipeline.shell.serve import make_app, run_server
+
+        folder = load_site(site, config_path)
+        app = make_app(folder, os.environ, _moment(now, "--now", folder.config))
+
+        def announce(line: str) -> None:
+            if as_json:
+                echo_json({"url": line.split()[2]}, compact=True)
+            else:
+                click.echo(line)
+            sys.stdout.flush()
+
+        try:
+            run_server(app, host, port, announce)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror}", "choose another --port"
+            ) from None
+        return 0
+
+    run(action)
+
+
 @cli.group()
 def subscribers() -> None:
     """Import, add, remove, list and export the subscribers (kept in the ledger)."""

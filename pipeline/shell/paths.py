@@ -17,9 +17,10 @@ from pipeline.core.entry import PATH_DEFAULTS
 PACKAGE = Path(__file__).resolve().parent.parent  # pipeline/
 
 
-def default_template_dirs() -> list[Path]:
-    """Where the shipped email templates are: inside the wheel, or the repository's."""
-    return [PACKAGE / "_templates" / "email", PACKAGE.parent / "templates" / "email"]
+def default_template_dirs(kind: str = "email") -> list[Path]:
+    """Where the shipped templates of `kind` ("email", "pages") are: inside the
+    wheel, or the repository's."""
+    return [PACKAGE / "_templates" / kind, PACKAGE.parent / "templates" / kind]
 
 
 class SitePaths(NamedTuple):

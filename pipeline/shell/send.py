@@ -186,7 +186,7 @@ def _deliver(
     most [smtp] connections in flight, and one more claimed."""
     check_active = outbox.audiences()
     width = max(1, site.config.smtp.connections)
-    guard = subscribers.HandOver(site.state_path)
+    guard = outbox.hand_over()
     pending: dict[Future[Outcome], Item] = {}
 
     def settle(done: Iterable[Future[Outcome]]) -> None:

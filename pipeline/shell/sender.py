@@ -7,6 +7,7 @@ the rate, and one transport per sending thread: the relay, or a Maildir folder.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -76,6 +77,14 @@ def secret_of(site: Site, environ: Mapping[str, str]) -> bytes:
     return environ.get(name, "").encode() if name else b""
 
 
+def make_transport(site: Site, password: str, context: ssl.SSLContext | None = None) -> Transport:
+    """The relay of `[smtp]`, or the Maildir folder of `[send] transport = "maildir"`."""
+    config = site.config
+    if config.send.transport == "maildir":
+        return MaildirBox((site.config_file or Path()).parent / config.send.maildir)
+    return Relay(config.smtp, password, context or tls_context(config.smtp.ca_file))
+
+
 class Sender:
     """The transport, the clock, DKIM and the rate: what each message goes through."""
 
@@ -109,13 +118,7 @@ class Sender:
     def transport(self) -> Transport:
         made: Transport | None = getattr(self._local, "transport", None)
         if made is None:
-            config = self.site.config
-            if config.send.transport == "maildir":
-                folder = (self.site.config_file or Path()).parent / config.send.maildir
-                made = MaildirBox(folder)
-            else:
-                assert self._context is not None  # noqa: S101 (set for smtp)
-                made = Relay(config.smtp, self._password, self._context)
+            made = make_transport(self.site, self._password, self._context)
             self._local.transport = made
             with self._lock:
                 self._made.append(made)

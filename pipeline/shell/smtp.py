@@ -66,6 +66,11 @@ class Relay:
                 )
             else:
                 conn = smtplib.SMTP(config.host, port, timeout=timeout)
+            # The final dot of a guarded message is written on its own, after the
+            # body: without this, Nagle's algorithm holds it for the body's ACK, which
+            # the relay delays (some 40 ms a message).
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo()
             if config.security == "starttls":
                 if not conn.has_extn("starttls"):

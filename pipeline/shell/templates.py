@@ -13,14 +13,17 @@ from pipeline.core.emails import Templates
 from pipeline.shell.paths import default_template_dirs
 
 
-def template_dirs(template_dir: Path) -> list[Path]:
+def template_dirs(template_dir: Path, kind: str = "email") -> list[Path]:
     """The folders that exist, in the order a name is looked up."""
-    return [folder for folder in (template_dir, *default_template_dirs()) if folder.is_dir()]
+    shipped = default_template_dirs(kind)
+    return [folder for folder in (template_dir, *shipped) if folder.is_dir()]
 
 
-def load_templates(template_dir: Path) -> Templates:
+def load_templates(template_dir: Path, kind: str = "email") -> Templates:
+    """The templates of `kind`: "email", or "pages" (what `newsletter serve` shows;
+    a site's own are in templates/pages/, beside its email templates)."""
     found: dict[str, str] = {}
-    folders = template_dirs(template_dir)
+    folders = template_dirs(template_dir, kind)
     for folder in folders:
         for path in sorted(folder.rglob("*")):
             name = path.relative_to(folder).as_posix()

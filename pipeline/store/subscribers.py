@@ -122,6 +122,60 @@ def suppress(path: Path, address: str, now: datetime, reason: str) -> bool:
     return found is not None and found[0] == "active"
 
 
+def unsubscribe(path: Path, address: str, now: datetime) -> str:
+    """A reader's own unsubscribe (the server): "unsubscribed", "already" or
+    "unknown" (not on the list: nothing changes). Committed, durably, on return."""
+    key, stamp = key_of(address), rfc3339(now)
+    with connect(path) as db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
+            if found is not None and found[0] == "active":
+                db.execute(
+                    "UPDATE subscribers SET status = 'suppressed', reason = ?, changed_at = ? "
+                    "WHERE key = ?",
+                    ("unsubscribed by the reader", stamp, key),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    if found is None:
+        return "unknown"
+    return "unsubscribed" if found[0] == "active" else "already"
+
+
+def confirm(path: Path, address: str, now: datetime) -> str:
+    """A confirmed sign-up: the address becomes active, even one suppressed before,
+    since its reader has just asked for it from that mailbox. "subscribed" or
+    "already"."""
+    key, stamp = key_of(address), rfc3339(now)
+    with connect(path) as db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
+            db.execute(
+                """INSERT INTO subscribers VALUES (?, ?, '', 'active', 'confirmed sign-up', ?, ?)
+                   ON CONFLICT(key) DO UPDATE SET status = 'active',
+                       reason = excluded.reason, changed_at = excluded.changed_at
+                   WHERE status != 'active'""",
+                (key, address, stamp, stamp),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return "already" if found is not None and found[0] == "active" else "subscribed"
+
+
+def is_active(path: Path, address: str) -> bool:
+    with connect(path) as db:
+        found = db.execute(
+            "SELECT status FROM subscribers WHERE key = ?", (key_of(address),)
+        ).fetchone()
+    return found is not None and found[0] == "active"
+
+
 class HandOver:
     """Hands a message over only while its recipient is active. The ledger's write
     lock is held from the check to the hand-over (the final dot of DATA: a few
@@ -129,8 +183,9 @@ class HandOver:
     handed over, or after it: nobody receives a message handed over after their
     unsubscribe was committed. One connection per sending thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, writing: threading.Lock) -> None:
         self.path = path
+        self._writing = writing  # shared with the outbox's writes in this process
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -149,20 +204,21 @@ class HandOver:
 
     def __call__(self, recipient: str, hand_over: Callable[[], None]) -> bool:
         db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise OutputError(f"the ledger {self.path} cannot be locked: {exc}") from None
-        try:
-            row = db.execute(
-                "SELECT status FROM subscribers WHERE key = ?", (key_of(recipient),)
-            ).fetchone()
-            if row is None or row[0] != "active":
-                return False
-            hand_over()
-            return True
-        finally:
-            db.execute("ROLLBACK")
+        with self._writing:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise OutputError(f"the ledger {self.path} cannot be locked: {exc}") from None
+            try:
+                row = db.execute(
+                    "SELECT status FROM subscribers WHERE key = ?", (key_of(recipient),)
+                ).fetchone()
+                if row is None or row[0] != "active":
+                    return False
+                hand_over()
+                return True
+            finally:
+                db.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,378 @@
+"""`newsletter serve` as readers meet it: started as a user starts it, spoken to over
+HTTP on 127.0.0.1, with a real SMTP server for the sends and the confirmations."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import http.client
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from pipeline.core import tokens
+from tests.conftest import SITE_TOML, Site
+from tests.smtp_servers import Inbox, free_port, smtp_server
+from tests.test_send import LATER, SECRET, SUBSCRIBERS, relay, send, subscriber_site
+
+LIST_ID = "newsletter.lists.blog.example"
+ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@contextmanager
+def reader_server(site: Site, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`newsletter serve --port 0` in its own process; yields its base URL."""
+    log = (site.root / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--site", str(site.root), "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env={**os.environ, "NEWSLETTER_SECRET": SECRET, **(env or {})},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    try:
+        assert line.startswith("Serving on "), (site.root / "serve.log").read_text()
+        yield line.split()[2]
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+        log.close()
+
+
+def call(
+    base: str, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        conn.close()
+
+
+def link(address: str) -> str:
+    return f"/unsubscribe/?token={tokens.unsubscribe_token(SECRET.encode(), address, LIST_ID)}"
+
+
+def one_click(base: str, target: str) -> tuple[int, dict[str, str], str]:
+    return call(base, "POST", target, b"List-Unsubscribe=One-Click", ONE_CLICK)
+
+
+def status_of(site: Site, address: str) -> str | None:
+    with sqlite3.connect(site.root / ".newsletter" / "ledger.sqlite") as db:
+        try:
+            row = db.execute("SELECT status FROM subscribers WHERE key = ?", (address.lower(),))
+        except sqlite3.OperationalError:  # no subscribers table: nobody was ever added
+            return None
+        found = row.fetchone()
+    return found[0] if found else None
+
+
+def readers(site_root: Path, people: list[str], extra: str = "") -> Site:
+    return subscriber_site(site_root, 2525, "email\n" + "\n".join(people) + "\n")
+
+
+def test_one_click_post_unsubscribes_at_once_and_a_get_never_does(tmp_path: Path) -> None:
+    site = readers(tmp_path / "site", ["ada@example.org", "bob@example.org"])
+    with reader_server(site) as base:
+        for method in ("HEAD", "GET"):
+            code, headers, page = call(base, method, link("ada@example.org"))
+            assert code == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+        assert status_of(site, "ada@example.org") == "active"
+        assert '<form method="post" action="' + link("ada@example.org") + '">' in page
+        assert 'name="List-Unsubscribe" value="One-Click"' in page
+        code, headers, page = one_click(base, link("ada@example.org"))
+        assert code == 200 and "You are unsubscribed" in page
+        assert "Set-Cookie" not in headers and "Location" not in headers
+        assert status_of(site, "ada@example.org") == "suppressed"  # committed before the answer
+        again = one_click(base, link("ada@example.org"))
+        assert again[0] == 200 and "Already unsubscribed" in again[2]
+        # RFC 8058 allows the body as multipart/form-data too.
+        boundary = "b0undary"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+            f"One-Click\r\n--{boundary}--\r\n"
+        ).encode()
+        multipart = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        assert call(base, "POST", link("bob@example.org"), body, multipart)[0] == 200
+    assert status_of(site, "bob@example.org") == "suppressed"
+
+
+def test_forged_tokens_wrong_methods_and_big_bodies_change_nothing(tmp_path: Path) -> None:
+    site = readers(tmp_path / "site", ["ada@example.org"])
+    good = link("ada@example.org")
+    token = good.split("=", 1)[1]
+    encoded, mac = token.split(".")
+    other = tokens.unsubscribe_token(b"another secret", "ada@example.org", LIST_ID)
+    forged = [
+        "/unsubscribe/",
+        f"/unsubscribe/?token={token[:-2]}",
+        f"/unsubscribe/?token={token[:-1]}{'B' if token[-1] == 'A' else 'A'}",
+        f"/unsubscribe/?token={encoded}",
+        f"/unsubscribe/?token={other}",
+        f"/unsubscribe/?token={tokens.unsubscribe_token(SECRET.encode(), 'ada@example.org', 'x')}",
+        f"/unsubscribe/?token={token}&token={token}",
+        "/unsubscribe/?token=%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+        "/unsubscribe/?token=" + "A" * 5000,
+    ]
+    with reader_server(site) as base:
+        for target in forged:
+            for method in ("GET", "POST"):
+                code, headers, page = (
+                    one_click(base, target) if method == "POST" else call(base, "GET", target)
+                )
+                assert code == 400, (target, code)
+                assert "<script>" not in page and len(page) < 5000
+        unknown = one_click(base, link("stranger@example.org"))
+        assert unknown[0] == 404
+        for method in ("PUT", "DELETE", "PATCH"):
+            code, headers, _page = call(base, method, good, b"List-Unsubscribe=One-Click")
+            assert code == 405 and "POST" in headers["Allow"]
+        assert call(base, "POST", good, b"List-Unsubscribe=Yes-Please", ONE_CLICK)[0] == 400
+        assert call(base, "POST", good, b"x" * 100_000, ONE_CLICK)[0] == 413
+        json_body = {"Content-Type": "application/json"}
+        assert call(base, "POST", good, b'{"List-Unsubscribe":"One-Click"}', json_body)[0] == 415
+        assert call(base, "GET", "/../../etc/passwd")[0] == 404
+        assert call(base, "GET", "/subscribe")[0] == 404  # sign-up is off unless enabled
+        assert status_of(site, "ada@example.org") == "active"
+    log = (site.root / "serve.log").read_text()
+    assert token not in log  # the tokens stay out of the server's log
+
+
+def test_every_sent_link_differs_and_the_server_accepts_each(tmp_path: Path) -> None:
+    inbox = Inbox()
+    people = [f"reader{i}@example.org" for i in range(6)]
+    with smtp_server(inbox) as port:
+        site = subscriber_site(tmp_path / "site", port, "email\n" + "\n".join(people) + "\n")
+        send(site)
+    targets = set()
+    for _sender, [recipient], data in inbox.messages:
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        url = message["List-Unsubscribe"].split(",")[0].strip().strip("<>")
+        parts = urlsplit(url)
+        targets.add((recipient, f"{parts.path}?{parts.query}"))
+    assert len(targets) == len(people) == len({t for _r, t in targets})
+    with reader_server(site) as base:
+        for recipient, target in sorted(targets):
+            assert one_click(base, target)[0] == 200
+            assert status_of(site, recipient) == "suppressed"
+
+
+@pytest.mark.slow
+def test_nobody_gets_a_message_handed_over_after_their_unsubscribe_was_committed(
+    tmp_path: Path,
+) -> None:
+    inbox = Inbox(delay=0.003)
+    people = [f"reader{i:03d}@example.org" for i in range(300)]  # sent in this order
+    with smtp_server(inbox) as port:
+        site = subscriber_site(tmp_path / "site", port, "email\n" + "\n".join(people) + "\n")
+        committed: dict[str, float] = {}  # address -> when its unsubscribe was answered
+        codes: list[int] = []
+
+        def unsubscribe(address: str) -> None:
+            codes.append(one_click(base, link(address))[0])
+            committed[address] = time.monotonic()  # after the answer, so after the commit
+
+        def early_leavers() -> None:
+            for address in people[10:60:10]:
+                unsubscribe(address)
+                time.sleep(0.02)
+
+        def chase(sending: subprocess.Popen[str]) -> None:
+            """Unsubscribe the reader next in line: claimed, or on the wire."""
+            while sending.poll() is None and len(committed) < 80:
+                arrived = [int(address[6:9]) for address in list(inbox.arrived)]
+                target = people[min(max(arrived, default=-1) + 1, len(people) - 1)]
+                if target in committed:
+                    time.sleep(0.0005)
+                    continue
+                unsubscribe(target)
+
+        with reader_server(site) as base:
+            # While a build runs (a new post: the ledger is written meanwhile)...
+            site.post("b.md", "Second.", date="2026-06-01T12:30:00+00:00", slug="b", title="B")
+            worker = threading.Thread(target=early_leavers)
+            worker.start()
+            site.build(now="2026-06-01T12:40:00+00:00")
+            worker.join()
+            # ... and while a send of hundreds of messages runs.
+            command = [sys.executable, "-m", "pipeline", "send", "--site", str(site.root)]
+            environ = {**os.environ, "NEWSLETTER_SECRET": SECRET}
+            sending = subprocess.Popen(
+                [*command, "--now", LATER, "-q"], env=environ, stderr=subprocess.PIPE, text=True
+            )
+            worker = threading.Thread(target=chase, args=(sending,))
+            worker.start()
+            worker.join()
+            _out, errors = sending.communicate(timeout=300)
+            assert sending.returncode == 0, errors
+    leaving = set(committed)
+    assert codes == [200] * len(leaving) and len(leaving) >= 40
+    late = [a for a in leaving if a in inbox.arrived and inbox.arrived[a] > committed[a]]
+    assert late == [], "handed over after the unsubscribe was committed"
+    with sqlite3.connect(site.root / ".newsletter" / "ledger.sqlite") as db:
+        states = dict(db.execute("SELECT recipient, state FROM outbox"))
+    assert not set(people[10:60:10]) & set(states)  # gone before the email was queued
+    skipped = {a for a, s in states.items() if s == "skipped"}
+    assert skipped <= leaving and len(skipped) >= 20
+    assert {a for a in people if a not in states} <= leaving  # gone before queueing
+    assert set(states.values()) <= {"sent", "skipped"}
+    assert {r for _s, [r], _d in inbox.messages} == {a for a, s in states.items() if s == "sent"}
+    # The next email reaches none of them.
+    inbox.messages.clear()
+    with smtp_server(inbox) as port:
+        toml = re.sub(r"port = \d+", f"port = {port}", (site.root / "newsletter.toml").read_text())
+        (site.root / "newsletter.toml").write_text(toml)
+        site.post("c.md", "Third.", date="2026-06-02T09:00:00+00:00", slug="c", title="C")
+        site.build(now="2026-06-02T10:00:00+00:00")
+        send(site, now="2026-06-02T10:05:00+00:00")
+    reached = {r for _s, [r], _d in inbox.messages}
+    assert reached and not reached & leaving
+
+
+def signup_site(root: Path, port: int, extra: str = "") -> Site:
+    toml = SITE_TOML + relay(port) + "\n[send]\n" + SUBSCRIBERS
+    toml += "\n[subscribe]\nenabled = true\nper_client_hour = 6\n" + extra
+    site = Site(root, toml)
+    site.post("a.md", date="2026-05-30T00:00:00+00:00", slug="a", title="A")
+    site.build("--since", "2026-05-01")
+    return site
+
+
+def confirmation_link(data: bytes) -> str:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert message["Auto-Submitted"] == "auto-generated"
+    found = re.search(
+        r"https://blog\.example(/subscribe/confirm\?token=\S+)", message.get_content()
+    )
+    assert found, message.get_content()
+    return found.group(1)
+
+
+def sign_up(base: str, address: str) -> tuple[int, dict[str, str], str]:
+    return call(base, "POST", "/subscribe", urlencode({"email": address}).encode(), ONE_CLICK)
+
+
+def test_sign_up_becomes_active_only_through_the_emailed_link(tmp_path: Path) -> None:
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        site = signup_site(tmp_path / "site", port)
+        with reader_server(site) as base:
+            code, _headers, form = call(base, "GET", "/subscribe")
+            assert code == 200 and 'type="email"' in form and 'action="/subscribe"' in form
+            code, _headers, page = sign_up(base, "New.Reader@example.org")
+            assert code == 200 and "Check your inbox" in page
+            [(_from, [to], data)] = inbox.messages
+            assert to == "New.Reader@example.org"
+            assert status_of(site, "new.reader@example.org") is None
+            target = confirmation_link(data)
+            code, _headers, page = call(base, "GET", target)  # a link scanner: no change
+            assert code == 200 and "Confirm" in page and status_of(site, to) is None
+            code, _headers, page = call(base, "POST", target, b"", ONE_CLICK)
+            assert code == 200 and "You are subscribed" in page
+            assert status_of(site, to) == "active"
+            # An active address gets no second confirmation, and the page says the same.
+            again = sign_up(base, "new.reader@example.org")
+            assert again[0] == 200 and "Check your inbox" in again[2]
+            assert len(inbox.messages) == 1
+            # Somebody else's address, asked for again and again: two emails a day at most.
+            for _ in range(3):
+                assert sign_up(base, "victim@example.org")[0] == 200
+            assert len(inbox.to("victim@example.org")) == 2
+            # One client, many addresses: refused after [subscribe] per_client_hour.
+            answers = [sign_up(base, f"bulk{i}@example.org")[0] for i in range(3)]
+            assert answers[-1] == 429
+            # Bad addresses, and an attempt to add a header, send nothing.
+            before = len(inbox.messages)
+            for bad in ("not an address", "a@b.example\r\nBcc: x@evil.example", "x" * 300):
+                code, _headers, page = call(
+                    base,
+                    "POST",
+                    "/subscribe",
+                    urlencode({"email": bad}).encode(),
+                    {**ONE_CLICK, "X-Forwarded-For": "203.0.113.9"},
+                )
+                assert code in (400, 429) and "\nBcc:" not in page
+            assert len(inbox.messages) == before
+
+
+def test_a_confirmation_link_expires_and_cannot_be_forged(tmp_path: Path) -> None:
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        site = signup_site(tmp_path / "site", port, "confirm_hours = 1\n")
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        expired = tokens.confirm_token(SECRET.encode(), "late@example.org", LIST_ID, past)
+        future = datetime.now(UTC) + timedelta(hours=1)
+        foreign = tokens.confirm_token(b"not ours", "evil@example.org", LIST_ID, future)
+        unsubscribe = link("late@example.org").split("=", 1)[1]
+        with reader_server(site) as base:
+            code, _headers, page = call(base, "POST", f"/subscribe/confirm?token={expired}")
+            assert code == 410 and "expired" in page and 'value="late@example.org"' in page
+            for bad in (foreign, unsubscribe, expired[:-3], ""):
+                assert call(base, "POST", f"/subscribe/confirm?token={bad}")[0] == 400
+    assert status_of(site, "late@example.org") is None
+    assert status_of(site, "evil@example.org") is None
+
+
+def test_serve_says_what_is_missing_instead_of_starting(tmp_path: Path) -> None:
+    site = Site(tmp_path / "site", SITE_TOML)
+    command = [sys.executable, "-m", "pipeline", "serve", "--site", str(site.root), "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "[send] secret_env: missing" in result.stderr
+    tagged = SITE_TOML.replace('"https://blog.example/unsubscribe/"', '"*|UNSUB|*"')
+    site = Site(tmp_path / "tagged", tagged + "\n[send]\n" + SUBSCRIBERS)
+    command[5] = str(site.root)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NEWSLETTER_SECRET": SECRET},
+    )
+    assert result.returncode == 2 and "is a merge tag" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_wsgi_application_runs_behind_another_server(tmp_path: Path) -> None:
+    site = readers(tmp_path / "site", ["ada@example.org"])
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("waitress-serve")),
+            f"--listen=127.0.0.1:{port}",
+            "pipeline.shell.wsgi:application",
+        ],
+        env={**os.environ, "NEWSLETTER_SITE": str(site.root), "NEWSLETTER_SECRET": SECRET},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                code = one_click(base, link("ada@example.org"))[0]
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert code == 200
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert status_of(site, "ada@example.org") == "suppressed"
