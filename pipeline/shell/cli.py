@@ -442,11 +442,12 @@ def _ledger_of(site: Path, config_path: Path | None) -> Path:
 def subscribers_import(
     site: Path, config_path: Path | None, now: str | None, as_json: bool, csv_file: Path
 ) -> None:
-    """Import a CSV export (a header row with an email column; Mailchimp, Substack...)."""
+    """Import a CSV: a list with an email column, or a Mailchimp, Substack, Buttondown,
+    Ghost or Kit export (who left is imported as suppressed, never as active)."""
     setup_logging(quiet=as_json, verbose=False)
 
     def action() -> int:
-        from pipeline.core.audience import read_csv
+        from pipeline.core.csv_exports import read_export
         from pipeline.store import subscribers as store
 
         folder = load_site(site, config_path)
@@ -457,27 +458,37 @@ def subscribers_import(
             raise UsageError(
                 f"{csv_file}: cannot read it ({exc})", "save it as UTF-8 CSV"
             ) from None
-        rows, problems = read_csv(text)
+        export = read_export(text, csv_file.name)
+        found = export.counts()
+        unconfirmed = [row for row in export.rows if row.status == "unconfirmed"]
+        rows = [row for row in export.rows if row.status != "unconfirmed"]
         counts = store.import_rows(folder.state_path, rows, moment, f"import of {csv_file.name}")
-        for line, problem in problems:
+        for line, problem in export.problems:
             click.echo(f"{csv_file}:{line}: skipped: {problem}", err=True)
         summary = {
+            "service": export.service,
+            "found": found,
             "added": counts.added,
             "already_active": counts.already,
             "kept_suppressed": counts.kept_suppressed,
             "imported_as_suppressed": counts.suppressed,
-            "invalid": len(problems),
+            "unconfirmed_not_imported": len(unconfirmed),
+            "invalid": len(export.problems),
         }
         if as_json:
             echo_json(summary)
         else:
+            kind = f"a {export.service} export" if export.service else "a list"
+            listed = ", ".join(f"{n} {status}" for status, n in sorted(found.items()))
+            click.echo(f"{csv_file.name}: read as {kind}: {listed or 'no rows'}")
             click.echo(
                 f"{counts.added} added, {counts.already} already active, "
                 f"{counts.kept_suppressed} suppressed before (kept so), "
                 f"{counts.suppressed} marked gone in the file (suppressed), "
-                f"{len(problems)} invalid"
+                f"{len(unconfirmed)} never confirmed (not imported), "
+                f"{len(export.problems)} invalid"
             )
-        return 1 if problems else 0
+        return 1 if export.problems else 0
 
     run(action)
 
@@ -506,11 +517,11 @@ def subscribers_add(
     setup_logging(quiet=as_json, verbose=False)
 
     def action() -> int:
-        from pipeline.core.audience import Row
+        from pipeline.core.csv_exports import Row
         from pipeline.store import subscribers as store
 
         ledger_path, moment, checked = _one_address(site, config_path, now, address)
-        counts = store.import_rows(ledger_path, [Row(0, checked, "", False)], moment, "add")
+        counts = store.import_rows(ledger_path, [Row(0, checked, "", "active")], moment, "add")
         said = "added" if counts.added else "already active" if counts.already else "suppressed"
         click.echo(f"{checked}: {said}")
         return 0 if counts.added or counts.already else 1

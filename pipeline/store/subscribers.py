@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.core.audience import Row, key_of
+from pipeline.core.audience import key_of
+from pipeline.core.csv_exports import Row
 from pipeline.core.dates import rfc3339
 from pipeline.core.errors import OutputError
 
@@ -78,7 +79,7 @@ def import_rows(path: Path, rows: Iterable[Row], now: datetime, reason: str) -> 
                 if found is not None and found[0] == "suppressed":
                     counts.kept_suppressed += 1
                 elif row.suppressed:
-                    _suppress(db, key, row.address, row.name, f"{reason}: marked gone", stamp)
+                    _suppress(db, key, row.address, row.name, f"{reason}: {row.status}", stamp)
                     counts.suppressed += 1
                 elif found is not None:
                     counts.already += 1
