@@ -23,6 +23,7 @@ import pytest
 
 from pipeline.core import tokens
 from tests.conftest import SITE_TOML, Site
+from tests.realtools import CHROMIUM_FLAGS, require
 from tests.smtp_servers import Inbox, free_port, smtp_server
 from tests.test_send import LATER, SECRET, SUBSCRIBERS, relay, send, subscriber_site
 
@@ -376,3 +377,76 @@ def test_the_wsgi_application_runs_behind_another_server(tmp_path: Path) -> None
         process.terminate()
         process.wait(10)
     assert status_of(site, "ada@example.org") == "suppressed"
+
+
+def test_a_reader_unsubscribes_and_signs_up_in_a_real_browser(tmp_path: Path) -> None:
+    """The pages as Chromium shows them: the button's POST passes the page's own
+    Content-Security-Policy, and does what the page says."""
+    require("chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        site = signup_site(tmp_path / "site", port)
+        (site.root / "people.csv").write_text("email\nada@example.org\n", encoding="utf-8")
+        subprocess.run(
+            [sys.executable, "-m", "pipeline", "subscribers", "import", "people.csv"],
+            cwd=site.root,
+            check=True,
+            capture_output=True,
+        )
+        with reader_server(site) as base, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=require("chromium"),
+                args=[flag for flag in CHROMIUM_FLAGS if flag != "--headless"],
+            )
+            page = browser.new_page()
+            refused: list[str] = []
+            page.on("console", lambda message: refused.append(message.text))
+            page.goto(base + link("ada@example.org"))
+            expect(page.locator("h1")).to_have_text("Unsubscribe?")
+            assert status_of(site, "ada@example.org") == "active"
+            page.get_by_role("button", name="Unsubscribe").click()
+            expect(page.locator("h1")).to_have_text("You are unsubscribed")
+            assert status_of(site, "ada@example.org") == "suppressed"
+            page.goto(base + "/subscribe")
+            page.get_by_label("Email address").fill("new@example.org")
+            page.get_by_role("button", name="Subscribe").click()
+            expect(page.locator("h1")).to_have_text("Check your inbox")
+            [(_from, _to, data)] = inbox.messages
+            page.goto(base + confirmation_link(data))
+            page.get_by_role("button", name="Confirm").click()
+            expect(page.locator("h1")).to_have_text("You are subscribed")
+            browser.close()
+    assert status_of(site, "new@example.org") == "active"
+    assert not [text for text in refused if "Content Security Policy" in text]
+
+
+def test_a_sites_own_page_template_restyles_every_page_and_a_broken_one_stops_serve(
+    tmp_path: Path,
+) -> None:
+    site = readers(tmp_path / "site", ["ada@example.org"])
+    pages = site.root / "templates" / "pages"
+    pages.mkdir(parents=True)
+    (pages / "page.html").write_text(
+        "<!DOCTYPE html><title>{{ title }}</title><main class=house>{{ message }}"
+        "{% if form %}<form method=post action='{{ form.action }}'>"
+        "{% for n, v in form.hidden %}<input type=hidden name={{ n }} value={{ v }}>{% endfor %}"
+        "<button>{{ form.button }}</button></form>{% endif %}</main>",
+        encoding="utf-8",
+    )
+    with reader_server(site) as base:
+        code, _headers, page = call(base, "GET", link("ada@example.org"))
+        assert code == 200 and "<main class=house>" in page and "<button>Unsubscribe" in page
+        assert "<main class=house>" in call(base, "GET", "/nowhere")[2]
+    (pages / "page.html").write_text("{{ site.colour }}", encoding="utf-8")
+    command = [sys.executable, "-m", "pipeline", "serve", "--site", str(site.root), "--port", "0"]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NEWSLETTER_SECRET": SECRET},
+    )
+    assert result.returncode == 2 and "page.html" in result.stderr and "colour" in result.stderr

@@ -386,7 +386,7 @@ def send(
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=8025,
+    default=8058,
     show_default=True,
     help="Port to listen on; 0 is a free one, printed on start.",
 )

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pipeline.core import delivery, tokens
 from pipeline.core.audience import AddressError, checked_address
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.core.settings import merge_tag_service
 from pipeline.core.signup import confirm_url, confirmation_email
 from pipeline.shell.sender import make_transport
@@ -154,6 +154,7 @@ class ReaderDesk:
         self.limits = signups.Limits(
             config.subscribe.per_address_day, config.subscribe.per_client_hour
         )
+        self.render(Page(200, "A page"))  # a site's own template fails now, not per request
 
     def __call__(
         self, environ: Mapping[str, Any], start_response: Callable[..., Any]
@@ -162,6 +163,9 @@ class ReaderDesk:
             page = self.answer(_request(environ))
         except BadRequest as refused:
             page = refused.page
+        except PipelineError as error:  # the ledger busy or broken: nothing was changed
+            logger.warning("serve: %s", error.message)
+            page = Page(503, "Not now", "Nothing was changed. Please try again in a minute.")
         except Exception:
             logger.exception("serve: %s %s failed", environ.get("REQUEST_METHOD"), _path(environ))
             page = Page(500, "Something went wrong", "Nothing was changed. Please try again later.")

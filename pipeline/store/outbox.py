@@ -11,7 +11,6 @@ as unknown, never resent by a plain `send`.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -86,13 +85,10 @@ class Outbox:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
         self.path = path
-        # The sending threads' hand-overs and this outbox's writes take turns here,
-        # not in SQLite's busy handler, which sleeps for milliseconds at a time.
-        self._writing = threading.Lock()
 
     def hand_over(self) -> subscribers.HandOver:
         """The guard of the final dot, for messages to subscribers."""
-        return subscribers.HandOver(self.path, self._writing)
+        return subscribers.HandOver(self.path)
 
     def _write(self, statement: str, values: Iterable[object] = (), durable: bool = False) -> int:
         db = self._db
@@ -181,20 +177,18 @@ class Outbox:
         stamp = rfc3339(now)
         db = self._db
         values = (int(check_active), key_of(item.recipient), stamp, stamp)
-        with self._writing:
-            db.execute("PRAGMA synchronous = FULL")
-            rows = db.execute(_START, (*values, item.email_id, item.recipient)).fetchall()
+        db.execute("PRAGMA synchronous = FULL")
+        rows = db.execute(_START, (*values, item.email_id, item.recipient)).fetchall()
         return rows == [("sending",)]  # all fetched: the statement, and so its commit, done
 
     def finish(self, item: Item, state: str, reply: str, next_try: str, now: datetime) -> None:
         """Record the outcome of one attempt (its own transaction)."""
-        with self._writing:
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute(
-                "UPDATE outbox SET state = ?, reply = ?, next_try = ?, updated_at = ? "
-                "WHERE email_id = ? AND recipient = ?",
-                (state, reply, next_try, rfc3339(now), item.email_id, item.recipient),
-            )
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(
+            "UPDATE outbox SET state = ?, reply = ?, next_try = ?, updated_at = ? "
+            "WHERE email_id = ? AND recipient = ?",
+            (state, reply, next_try, rfc3339(now), item.email_id, item.recipient),
+        )
 
     def items(self, states: Iterable[str]) -> list[Item]:
         wanted = tuple(states)

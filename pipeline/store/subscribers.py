@@ -6,6 +6,8 @@ suppressed: no import brings them back and no send reaches them.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -64,35 +66,59 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         raise OutputError(f"the ledger {path} cannot be used: {exc}") from None
 
 
-def import_rows(path: Path, rows: Iterable[Row], now: datetime, reason: str) -> Imported:
-    """Add the rows, all in one transaction; idempotent."""
-    counts = Imported()
-    stamp = rfc3339(now)
-    with connect(path) as db:
+def status_lock(path: Path) -> Path:
+    """The file whose lock orders status changes against hand-overs (`HandOver`)."""
+    return path.with_name(path.name + ".status-lock")
+
+
+@contextmanager
+def _changing(path: Path) -> Iterator[sqlite3.Connection]:
+    """One transaction that changes statuses, committed before it returns. It holds
+    the status lock exclusively, so no message is handed over meanwhile."""
+    with connect(path) as db, _flocked(status_lock(path), fcntl.LOCK_EX):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for row in rows:
-                key = key_of(row.address)
-                found = db.execute(
-                    "SELECT status FROM subscribers WHERE key = ?", (key,)
-                ).fetchone()
-                if found is not None and found[0] == "suppressed":
-                    counts.kept_suppressed += 1
-                elif row.suppressed:
-                    _suppress(db, key, row.address, row.name, f"{reason}: {row.status}", stamp)
-                    counts.suppressed += 1
-                elif found is not None:
-                    counts.already += 1
-                else:
-                    db.execute(
-                        "INSERT INTO subscribers VALUES (?, ?, ?, 'active', '', ?, ?)",
-                        (key, row.address, row.name, stamp, stamp),
-                    )
-                    counts.added += 1
+            yield db
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+@contextmanager
+def _flocked(path: Path, how: int) -> Iterator[None]:
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise OutputError(f"{path} cannot be opened: {exc.strerror}") from None
+    try:
+        fcntl.flock(descriptor, how)
+        yield
+    finally:
+        os.close(descriptor)  # which releases the lock
+
+
+def import_rows(path: Path, rows: Iterable[Row], now: datetime, reason: str) -> Imported:
+    """Add the rows, all in one transaction; idempotent."""
+    counts = Imported()
+    stamp = rfc3339(now)
+    with _changing(path) as db:
+        for row in rows:
+            key = key_of(row.address)
+            found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
+            if found is not None and found[0] == "suppressed":
+                counts.kept_suppressed += 1
+            elif row.suppressed:
+                _suppress(db, key, row.address, row.name, f"{reason}: {row.status}", stamp)
+                counts.suppressed += 1
+            elif found is not None:
+                counts.already += 1
+            else:
+                db.execute(
+                    "INSERT INTO subscribers VALUES (?, ?, ?, 'active', '', ?, ?)",
+                    (key, row.address, row.name, stamp, stamp),
+                )
+                counts.added += 1
     return counts
 
 
@@ -111,15 +137,9 @@ def suppress(path: Path, address: str, now: datetime, reason: str) -> bool:
     """Suppress the address (kept, so no import brings it back). True when it was
     active before."""
     key = key_of(address)
-    with connect(path) as db:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
-            _suppress(db, key, address, "", reason, rfc3339(now))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    with _changing(path) as db:
+        found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
+        _suppress(db, key, address, "", reason, rfc3339(now))
     return found is not None and found[0] == "active"
 
 
@@ -127,20 +147,14 @@ def unsubscribe(path: Path, address: str, now: datetime) -> str:
     """A reader's own unsubscribe (the server): "unsubscribed", "already" or
     "unknown" (not on the list: nothing changes). Committed, durably, on return."""
     key, stamp = key_of(address), rfc3339(now)
-    with connect(path) as db:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
-            if found is not None and found[0] == "active":
-                db.execute(
-                    "UPDATE subscribers SET status = 'suppressed', reason = ?, changed_at = ? "
-                    "WHERE key = ?",
-                    ("unsubscribed by the reader", stamp, key),
-                )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    with _changing(path) as db:
+        found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
+        if found is not None and found[0] == "active":
+            db.execute(
+                "UPDATE subscribers SET status = 'suppressed', reason = ?, changed_at = ? "
+                "WHERE key = ?",
+                ("unsubscribed by the reader", stamp, key),
+            )
     if found is None:
         return "unknown"
     return "unsubscribed" if found[0] == "active" else "already"
@@ -151,80 +165,65 @@ def confirm(path: Path, address: str, now: datetime) -> str:
     since its reader has just asked for it from that mailbox. "subscribed" or
     "already"."""
     key, stamp = key_of(address), rfc3339(now)
-    with connect(path) as db:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
-            db.execute(
-                """INSERT INTO subscribers VALUES (?, ?, '', 'active', 'confirmed sign-up', ?, ?)
-                   ON CONFLICT(key) DO UPDATE SET status = 'active',
-                       reason = excluded.reason, changed_at = excluded.changed_at
-                   WHERE status != 'active'""",
-                (key, address, stamp, stamp),
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    with _changing(path) as db:
+        found = db.execute("SELECT status FROM subscribers WHERE key = ?", (key,)).fetchone()
+        db.execute(
+            """INSERT INTO subscribers VALUES (?, ?, '', 'active', 'confirmed sign-up', ?, ?)
+               ON CONFLICT(key) DO UPDATE SET status = 'active',
+                   reason = excluded.reason, changed_at = excluded.changed_at
+               WHERE status != 'active'""",
+            (key, address, stamp, stamp),
+        )
     return "already" if found is not None and found[0] == "active" else "subscribed"
 
 
-def is_active(path: Path, address: str) -> bool:
-    with connect(path) as db:
-        found = db.execute(
-            "SELECT status FROM subscribers WHERE key = ?", (key_of(address),)
-        ).fetchone()
-    return found is not None and found[0] == "active"
-
-
 class HandOver:
-    """Hands a message over only while its recipient is active. The ledger's write
-    lock is held from the check to the hand-over (the final dot of DATA: a few
-    bytes), so an unsubscribe commits either before it, and the message is not
-    handed over, or after it: nobody receives a message handed over after their
-    unsubscribe was committed. One connection per sending thread."""
+    """Hands a message over only while its recipient is active. The status lock is
+    held, shared, from the check to the hand-over (the final dot of DATA: a few
+    bytes), and every status change holds it exclusively, so an unsubscribe commits
+    either before the check, and the message is not handed over, or after the
+    hand-over: nobody receives a message handed over after their unsubscribe was
+    committed. Sending threads share the lock with each other, and never wait for
+    the outbox's own writes. One connection and one lock handle per thread."""
 
-    def __init__(self, path: Path, writing: threading.Lock) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._writing = writing  # shared with the outbox's writes in this process
         self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
+        self._opened: list[tuple[sqlite3.Connection, int]] = []
         self._lock = threading.Lock()
 
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+    def _handles(self) -> tuple[sqlite3.Connection, int]:
+        handles: tuple[sqlite3.Connection, int] | None = getattr(self._local, "handles", None)
+        if handles is None:
             # Used by this thread alone; closed by the caller once the threads are done.
             db = sqlite3.connect(
                 self.path, isolation_level=None, timeout=30, check_same_thread=False
             )
-            self._local.db = db
+            handles = db, os.open(status_lock(self.path), os.O_RDWR | os.O_CREAT, 0o600)
+            self._local.handles = handles
             with self._lock:
-                self._opened.append(db)
-        return db
+                self._opened.append(handles)
+        return handles
 
     def __call__(self, recipient: str, hand_over: Callable[[], None]) -> bool:
-        db = self._db()
-        with self._writing:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise OutputError(f"the ledger {self.path} cannot be locked: {exc}") from None
-            try:
-                row = db.execute(
-                    "SELECT status FROM subscribers WHERE key = ?", (key_of(recipient),)
-                ).fetchone()
-                if row is None or row[0] != "active":
-                    return False
-                hand_over()
-                return True
-            finally:
-                db.execute("ROLLBACK")
+        db, descriptor = self._handles()
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        try:
+            row = db.execute(
+                "SELECT status FROM subscribers WHERE key = ?", (key_of(recipient),)
+            ).fetchone()
+            if row is None or row[0] != "active":
+                return False
+            hand_over()
+            return True
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self._lock:
-            for db in self._opened:
+            for db, descriptor in self._opened:
                 db.close()
+                os.close(descriptor)
             self._opened.clear()
 
 
