@@ -450,3 +450,26 @@ def test_a_sites_own_page_template_restyles_every_page_and_a_broken_one_stops_se
         env={**os.environ, "NEWSLETTER_SECRET": SECRET},
     )
     assert result.returncode == 2 and "page.html" in result.stderr and "colour" in result.stderr
+
+
+def test_after_a_secret_is_rotated_old_links_work_while_the_old_secret_is_kept(
+    tmp_path: Path,
+) -> None:
+    site = readers(tmp_path / "site", ["ada@example.org", "bob@example.org"])
+    toml = site.root / "newsletter.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'secret_env = "NEWSLETTER_SECRET"\n',
+            'secret_env = "NEWSLETTER_SECRET"\nprevious_secret_env = "NEWSLETTER_OLD_SECRET"\n',
+        )
+    )
+    rotated = {"NEWSLETTER_SECRET": "the-new-secret-value", "NEWSLETTER_OLD_SECRET": SECRET}
+    new_link = "/unsubscribe/?token=" + tokens.unsubscribe_token(
+        b"the-new-secret-value", "bob@example.org", LIST_ID
+    )
+    with reader_server(site, env=rotated) as base:
+        assert one_click(base, link("ada@example.org"))[0] == 200  # signed before
+        assert one_click(base, new_link)[0] == 200  # signed after
+    assert status_of(site, "ada@example.org") == status_of(site, "bob@example.org") == "suppressed"
+    with reader_server(site, env={"NEWSLETTER_SECRET": "the-new-secret-value"}) as base:
+        assert one_click(base, link("ada@example.org"))[0] == 400  # the old secret dropped

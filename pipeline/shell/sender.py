@@ -20,7 +20,7 @@ from pipeline.core import delivery
 from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import OutputError
 from pipeline.core.settings import merge_tag_service
-from pipeline.core.unsubscribe import list_unsubscribe, personal_links
+from pipeline.core.unsubscribe import list_unsubscribe, reader_links
 from pipeline.shell.maildir import MaildirBox
 from pipeline.shell.site import Site
 from pipeline.shell.smtp import Guard, Outcome, Relay, tls_context
@@ -101,6 +101,7 @@ class Sender:
         )
         self._secret = secret_of(site, environ)
         self._list_headers = delivery.list_headers(list_unsubscribe(config))
+        self._reader_links = reader_links(config)
         self._context = (
             tls_context(config.smtp.ca_file) if config.send.transport == "smtp" else None
         )
@@ -143,7 +144,7 @@ class Sender:
     ) -> bytes:
         """One recipient's message; `personal`: with their own unsubscribe links."""
         if personal:
-            url, mailto = personal_links(self.site.config, self._secret, to)
+            url, mailto = self._reader_links.of(self._secret, to)
             headers = delivery.list_headers(list_unsubscribe(self.site.config, (url, mailto)))
             data = delivery.fill(written, to, msg_id, self.now(), prefix, headers, url)
         else:
