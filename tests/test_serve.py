@@ -20,8 +20,10 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from click.testing import CliRunner
 
 from pipeline.core import tokens
+from pipeline.shell.cli import cli
 from tests.conftest import SITE_TOML, Site
 from tests.realtools import CHROMIUM_FLAGS, require
 from tests.smtp_servers import Inbox, free_port, smtp_server
@@ -173,6 +175,8 @@ def test_every_sent_link_differs_and_the_server_accepts_each(tmp_path: Path) -> 
         for recipient, target in sorted(targets):
             assert one_click(base, target)[0] == 200
             assert status_of(site, recipient) == "suppressed"
+    said = CliRunner().invoke(cli, ["status", "--site", str(site.root), "--now", LATER]).output
+    assert "Subscribers: 0 active, 6 suppressed (6 unsubscribed themselves)" in said
 
 
 @pytest.mark.slow

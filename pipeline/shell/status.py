@@ -15,7 +15,7 @@ from pipeline.core.report import BuildReport
 from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.site import Site
 from pipeline.shell.written import written_emails
-from pipeline.store import ledger
+from pipeline.store import ledger, subscribers
 from pipeline.store.outbox import read_only_counts
 
 
@@ -46,6 +46,7 @@ def gather_status(site: Site, now: datetime) -> dict[str, Any]:
             {"file": e.source, "line": e.line, "message": e.message} for e in report.rejected
         ],
         "outbox": _outbox(site),
+        "subscribers": subscribers.read_only_counts(site.state_path),
     }
 
 
@@ -116,6 +117,13 @@ def describe_status(status: dict[str, Any]) -> Iterator[str]:
         emails = ", ".join(e["email_id"] for e in build["emails"] or []) or "no email"
         new, modified, removed = (len(build[key] or []) for key in ("new", "modified", "removed"))
         yield f"  {build['ran_at']}: {new} new, {modified} modified, {removed} removed; {emails}"
+    readers = status["subscribers"]
+    if readers:
+        yield (
+            f"Subscribers: {readers.get('active', 0)} active, "
+            f"{readers.get('suppressed', 0)} suppressed "
+            f"({readers['unsubscribed by the reader']} unsubscribed themselves)"
+        )
     outbox = status["outbox"]
     if outbox["counts"]:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(outbox["counts"].items()))

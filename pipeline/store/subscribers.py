@@ -20,6 +20,7 @@ from pipeline.core.audience import key_of
 from pipeline.core.csv_exports import Row
 from pipeline.core.dates import rfc3339
 from pipeline.core.errors import OutputError
+from pipeline.store.sqlite import tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -225,6 +226,24 @@ class HandOver:
                 db.close()
                 os.close(descriptor)
             self._opened.clear()
+
+
+def read_only_counts(path: Path) -> dict[str, int]:
+    """For `status`: subscribers by status, and readers who unsubscribed themselves
+    (no writes: a missing ledger or table is none)."""
+    if not path.exists():
+        return {}
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            if "subscribers" not in tables(db):
+                return {}
+            counts = dict(db.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status"))
+            left = db.execute(
+                "SELECT COUNT(*) FROM subscribers WHERE reason = 'unsubscribed by the reader'"
+            ).fetchone()[0]
+    except sqlite3.Error:
+        return {}
+    return {**counts, "unsubscribed by the reader": int(left)} if counts else {}
 
 
 def everyone(path: Path) -> list[Subscriber]:
