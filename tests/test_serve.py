@@ -337,22 +337,26 @@ def test_a_confirmation_link_expires_and_cannot_be_forged(tmp_path: Path) -> Non
 
 def test_serve_says_what_is_missing_instead_of_starting(tmp_path: Path) -> None:
     site = Site(tmp_path / "site", SITE_TOML)
-    command = [sys.executable, "-m", "pipeline", "serve", "--site", str(site.root), "--port", "0"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2 and "[send] secret_env: missing" in result.stderr
+    assert "[send] secret_env: missing" in serve_refused(site, with_secret=False)
     tagged = SITE_TOML.replace('"https://blog.example/unsubscribe/"', '"*|UNSUB|*"')
-    site = Site(tmp_path / "tagged", tagged + "\n[send]\n" + SUBSCRIBERS)
-    command[5] = str(site.root)
+    said = serve_refused(Site(tmp_path / "tagged", tagged + "\n[send]\n" + SUBSCRIBERS))
+    assert "is a merge tag" in said and "Traceback" not in said
+
+
+def serve_refused(site: Site, with_secret: bool = True) -> str:
+    """What `serve` says when it refuses to start (exit 2)."""
+    command = [sys.executable, "-m", "pipeline", "serve", "--site", str(site.root), "--port", "0"]
+    secret = {"NEWSLETTER_SECRET": SECRET} if with_secret else {}
     result = subprocess.run(
         command,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env={**os.environ, "NEWSLETTER_SECRET": SECRET},
+        env={**os.environ, **secret},
     )
-    assert result.returncode == 2 and "is a merge tag" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 2, result.stderr
+    return result.stderr
 
 
 def test_the_wsgi_application_runs_behind_another_server(tmp_path: Path) -> None:
@@ -444,16 +448,8 @@ def test_a_sites_own_page_template_restyles_every_page_and_a_broken_one_stops_se
         assert code == 200 and "<main class=house>" in page and "<button>Unsubscribe" in page
         assert "<main class=house>" in call(base, "GET", "/nowhere")[2]
     (pages / "page.html").write_text("{{ site.colour }}", encoding="utf-8")
-    command = [sys.executable, "-m", "pipeline", "serve", "--site", str(site.root), "--port", "0"]
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "NEWSLETTER_SECRET": SECRET},
-    )
-    assert result.returncode == 2 and "page.html" in result.stderr and "colour" in result.stderr
+    said = serve_refused(site)
+    assert "pages template page.html" in said and "colour" in said
 
 
 def test_after_a_secret_is_rotated_old_links_work_while_the_old_secret_is_kept(

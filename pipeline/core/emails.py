@@ -63,20 +63,21 @@ class Templates:
 
     sources: tuple[tuple[str, str], ...]
     looked_in: tuple[str, ...] = ()
+    kind: str = "email"  # or "pages": what `newsletter serve` shows
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         try:
             return _environment(self.sources).get_template(name).render(context)
         except jinja2.TemplateNotFound:
-            raise self._missing("email template", name) from None
+            raise self._missing(f"{self.kind} template", name) from None
         except jinja2.UndefinedError as exc:
             raise ConfigError(
-                f"email template {name}: {exc.message}",
-                "use only the variables the shipped template uses (see templates/email/)",
+                f"{self.kind} template {name}: {exc.message}",
+                f"use only the variables the shipped template uses (see templates/{self.kind}/)",
             ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(
-                f"email template {exc.filename or name}:{exc.lineno}: {exc.message}",
+                f"{self.kind} template {exc.filename or name}:{exc.lineno}: {exc.message}",
                 "fix the template syntax",
             ) from None
 
@@ -84,12 +85,12 @@ class Templates:
         for file_name, text in self.sources:
             if file_name == name:
                 return text
-        raise self._missing("email file", name)
+        raise self._missing(f"{self.kind} file", name)
 
     def _missing(self, what: str, name: str) -> ConfigError:
         return ConfigError(
             f"{what} {name} not found (looked in {', '.join(self.looked_in)})",
-            "restore it from the repository's templates/email/",
+            f"restore it from the repository's templates/{self.kind}/",
         )
 
 

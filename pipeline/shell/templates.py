@@ -33,4 +33,4 @@ def load_templates(template_dir: Path, kind: str = "email") -> Templates:
                 found[name] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue  # not a template; naming it is left to the render that needs it
-    return Templates(tuple(sorted(found.items())), tuple(str(folder) for folder in folders))
+    return Templates(tuple(sorted(found.items())), tuple(str(folder) for folder in folders), kind)
