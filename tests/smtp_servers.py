@@ -35,12 +35,12 @@ class Inbox:
     reply_for: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # recipient -> when the whole message had arrived (time.monotonic), before any delay
-    arrived: dict[str, float] = field(default_factory=dict)
+    # recipient -> when each message had arrived whole (time.monotonic), before any delay
+    arrived: dict[str, list[float]] = field(default_factory=dict)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         [recipient] = envelope.rcpt_tos
-        self.arrived[recipient] = time.monotonic()
+        self.arrived.setdefault(recipient, []).append(time.monotonic())
         action = self.reply_for.get(recipient, "")
         if self.delay:
             await asyncio.sleep(self.delay)
