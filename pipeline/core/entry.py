@@ -33,3 +33,4 @@ class BuildMarks(NamedTuple):
     next_due: str = ""  # RFC 3339: when time alone changes the outcome
     feeds_key: str = ""  # the cache key the written feeds were made with
     build_token: str = ""  # which ledger the post index last agreed with
+    websub_pending: str = ""  # feed URLs the WebSub hub was not told of yet, one a line

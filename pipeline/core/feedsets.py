@@ -55,6 +55,15 @@ class FeedSet:
         return f"{self.folder}{name}"
 
 
+FEED_NAMES = ("feed.xml", "atom.xml", "feed.json")
+
+
+def changed_feed_urls(sets: Sequence[FeedSet], written: Iterable[str]) -> list[str]:
+    """The URLs of the feeds whose files a build rewrote: what a WebSub hub is told."""
+    done = set(written)
+    return [feed.url(name) for feed in sets for name in FEED_NAMES if feed.path(name) in done]
+
+
 def slugify(name: str) -> str:
     """A safe, readable path segment for any category or tag name."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()

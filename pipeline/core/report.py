@@ -29,6 +29,7 @@ class BuildReport:
     unchanged: int = 0
     dry_run: bool = False
     in_feeds: int = 0  # published posts in the feeds (not only those this build read)
+    notified: list[str] = field(default_factory=list)  # feed URLs the WebSub hub was told of
 
     @property
     def exit_code(self) -> int:
@@ -67,6 +68,7 @@ class BuildReport:
             "adopted_emails": self.adopted,
             "files_written": self.written,
             "files_unchanged": self.unchanged,
+            "websub_notified": self.notified,
             "rejected": [
                 {"file": e.source, "line": e.line, "message": e.message, "hint": e.hint}
                 for e in self.rejected
@@ -114,3 +116,5 @@ def describe(report: BuildReport, settle_minutes: int, out_dir: str) -> Iterator
     else:
         written, unchanged = len(report.written), report.unchanged
         yield logging.INFO, f"{written} file(s) written, {unchanged} unchanged in {out_dir}"
+    if report.notified:
+        yield logging.INFO, f"websub: told the hub of {len(report.notified)} changed feed(s)"

@@ -193,7 +193,8 @@ class FeedConfig:
     websub_hub: str = setting(
         "",
         _http_url,
-        'a WebSub hub to advertise (`rel="hub"`, JSON Feed `hubs`)',
+        'a WebSub hub to advertise (`rel="hub"`, JSON Feed `hubs`) and to tell of each '
+        "feed a build rewrote (`hub.mode=publish`; a failed ping is retried by the next build)",
         shown="none",
     )
     stylesheet: bool = setting(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -19,9 +20,10 @@ from pipeline.core.emails import EMAIL_FOLDER, plan_emails, render_email
 from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
 from pipeline.core.feeds import render_feed_sets
-from pipeline.core.feedsets import feed_sets
+from pipeline.core.feedsets import FeedSet, changed_feed_urls, feed_sets
 from pipeline.core.model import Finding, OutputFile
 from pipeline.core.report import BuildReport
+from pipeline.shell import websub
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
 from pipeline.shell.lock import exclusive
 from pipeline.shell.quick import ContentScan, fingerprint, scan_content
@@ -144,6 +146,7 @@ def _build_with(
         )
         for m in adopted
     ]
+    pending = _tell_the_hub(site, report, snapshot.marks.websub_pending, sets)
     summary = report.summary()
     summary.pop("files_written")
     clean = not report.rejected and not adopted
@@ -153,6 +156,7 @@ def _build_with(
         next_due=incremental.next_due(changes, config.build.settle_minutes),
         feeds_key=key,
         build_token=uuid.uuid4().hex,  # which ledger the post index agrees with
+        websub_pending="\n".join(pending),
     )
     try:
         ledger.commit(site.state_path, changes, records, options.now, summary, marks)
@@ -165,3 +169,27 @@ def _build_with(
     if index is not None:
         index.recorded(site.state_path, marks.build_token, options.now, gathered.candidates)
     return report
+
+
+def _tell_the_hub(
+    site: Site, report: BuildReport, pending: str, sets: Sequence[FeedSet]
+) -> list[str]:
+    """Ping the WebSub hub for the feeds this build rewrote and those an earlier
+    build could not tell it of (the files are on disk); returns the URLs still
+    untold, which the next build tries again."""
+    hub = site.config.feed.websub_hub
+    if not hub:
+        return []
+    urls = sorted(set(pending.split()) | set(changed_feed_urls(sets, report.written)))
+    failed = websub.publish(hub, urls)
+    report.notified = [url for url in urls if url not in dict(failed)]
+    for url, why in failed:
+        report.warnings.append(
+            Finding(
+                "websub",
+                "",
+                f"the WebSub hub {hub} was not told that {url} changed: {why}; "
+                "the next build tries again",
+            )
+        )
+    return [url for url, _why in failed]

@@ -74,7 +74,7 @@ def unchanged(paths: SitePaths, now: datetime, inputs: str) -> bool:
     """True when the last clean build saw exactly these inputs (`inputs_fingerprint`)
     and out/ as it is, and nothing is due."""
     marks = read_marks(paths.state_path)
-    if marks is None or not marks.fingerprint:
+    if marks is None or not marks.fingerprint or marks.websub_pending:
         return False
     if marks.next_due and now >= datetime.fromisoformat(marks.next_due):
         return False
