@@ -23,6 +23,7 @@ KNOWN_NAMESPACES = {
     "http://www.w3.org/2005/Atom",
     "http://purl.org/rss/1.0/modules/content/",
     "http://purl.org/dc/elements/1.1/",
+    "http://search.yahoo.com/mrss/",  # Media RSS: the validator checks its elements too
 }
 # rfc2396_full: a scheme, then only URI characters (InvalidFullLink / InvalidUriChar).
 FULL_URI = re.compile(r"^[a-zA-Z][0-9a-zA-Z+\-.]*:(//)?[0-9a-zA-Z;/?:@&=+$.\-_!~*'()%,#]+$")

@@ -97,6 +97,37 @@ def per_post_email(root: Path) -> Path:
     return folder
 
 
+def pictured_digest(root: Path) -> Path:
+    """Three posts: a featured image with its size, one without, and no image."""
+    site = Site(root)
+    wide = {"path": "/img/wide.png", "alt": "The bay at dusk", "width": 1600, "height": 900}
+    long_post(site, 1, image=wide)
+    long_post(site, 2, featured_image="https://blog.example/img/tall.png", image_alt="A lighthouse")
+    long_post(site, 3)
+    site.build("--since", "2026-05-01", now="2026-06-01T00:00:00+00:00")
+    [folder] = site.emails()
+    return folder
+
+
+def png(width: int, height: int) -> bytes:
+    """A plain PNG of that size, made here (no image library needed)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + b"\x80\x90\xa0" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 def check(html_file: Path) -> dict[str, object]:
     require("node")
     if not (JS / "node_modules").is_dir():
@@ -112,7 +143,7 @@ def check(html_file: Path) -> dict[str, object]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("make", [sample_digest, ten_post_digest, per_post_email])
+@pytest.mark.parametrize("make", [sample_digest, ten_post_digest, per_post_email, pictured_digest])
 def test_mail_clients_support_everything_we_use_and_the_html_is_valid(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     report = check(make(tmp_path / "site") / "email.html")
     errors = set(report["doiuse"].get("errors", []))  # type: ignore[attr-defined]
@@ -133,10 +164,13 @@ addEventListener("load", () => {
   const wide = [...document.querySelectorAll("body *")]
     .filter((e) => e.getBoundingClientRect().right > width + 1)
     .map((e) => e.tagName + "." + e.className);
+  const images = [...document.querySelectorAll(".featured-image")].map((e) => ({
+    src: e.getAttribute("src"), loaded: e.complete && e.naturalWidth > 0,
+    width: e.getBoundingClientRect().width, height: e.getBoundingClientRect().height}));
   const pre = parent.document.createElement("pre");
   pre.id = "probe";
   pre.textContent = JSON.stringify({width, scrollWidth: document.documentElement.scrollWidth,
-    wide, titles: seen(".post-title"), disclosures: seen(".disclosure")});
+    wide, titles: seen(".post-title"), disclosures: seen(".disclosure"), images});
   parent.document.body.appendChild(pre);
 });
 </script>
@@ -144,14 +178,31 @@ addEventListener("load", () => {
 
 
 @pytest.mark.parametrize("width", [375, 800])
-@pytest.mark.parametrize("make", [sample_digest, ten_post_digest, per_post_email])
+@pytest.mark.parametrize(
+    ("make", "images"),
+    [
+        (sample_digest, ""),
+        (ten_post_digest, ""),
+        (per_post_email, ""),
+        (pictured_digest, "shown"),
+        (pictured_digest, "blocked"),
+    ],
+)
 def test_email_fits_phone_and_desktop_with_every_title_and_disclosure_visible(
     tmp_path: Path,
     width: int,
     make,  # type: ignore[no-untyped-def]
+    images: str,
 ) -> None:
     folder = make(tmp_path / "site")
     html = (folder / "email.html").read_text()
+    if images:  # served from the test's own server, or from a port nobody answers
+        (folder / "img").mkdir()
+        (folder / "img" / "wide.png").write_bytes(png(1600, 900))
+        (folder / "img" / "tall.png").write_bytes(png(400, 900))
+        where = "img/" if images == "shown" else "http://127.0.0.1:9/img/"
+        html = html.replace("https://blog.example/img/", where)
+        (folder / "email.html").write_text(html)
     (folder / "probe.html").write_text(html.replace("</body>", PROBE + "</body>"))
     # Headless windows are at least 500px wide: a phone is an iframe of its width.
     for name, page in (("frame.html", "probe.html"), ("show.html", "email.html")):
@@ -167,7 +218,7 @@ def test_email_fits_phone_and_desktop_with_every_title_and_disclosure_visible(
             base + "frame.html",
         )
         ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / f"email-{make.__name__}-{width}.png"
+        shot = ARTIFACTS / f"email-{make.__name__}{images and '-' + images}-{width}.png"
         chromium(
             f"--window-size={max(width, 500)},2400",
             "--hide-scrollbars",
@@ -181,6 +232,15 @@ def test_email_fits_phone_and_desktop_with_every_title_and_disclosure_visible(
     assert probe["width"] == width
     assert probe["scrollWidth"] <= width and probe["wide"] == []
     assert probe["titles"] and all(t["shown"] for t in probe["titles"]), probe["titles"]
+    if images:
+        assert len(probe["images"]) == 2
+        assert all(i["loaded"] == (images == "shown") for i in probe["images"]), probe
+        if images == "shown":  # fluid: the column's width, the picture's proportions
+            [wide] = [i for i in probe["images"] if "wide" in i["src"]]
+            assert (
+                wide["width"] <= min(width, 600)
+                and abs(wide["height"] / wide["width"] - 0.5625) < 0.02
+            )
     if make is not per_post_email:
         assert probe["disclosures"] and all(d["shown"] for d in probe["disclosures"])
     assert shot.is_file() and shot.stat().st_size > 5000

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.model import Disclosure, Finding, Header, Post
+from pipeline.core.model import Disclosure, Finding, Header, Image, Post
 
 _HEADER_FIELDS = tuple(Header.__dataclass_fields__)
 _DATES = (_HEADER_FIELDS.index("published"), _HEADER_FIELDS.index("modified"))
@@ -74,15 +74,18 @@ def post_to_json(post: Post) -> str:
             [[d.kind, d.label, d.html, d.text, d.origin] for d in post.disclosures],
             list(post.affiliate_links),
             [_finding_values(w) for w in post.warnings],
+            [post.image.url, post.image.alt, post.image.width, post.image.height]
+            if post.image
+            else None,
         ]
     )
 
 
 def post_from_json(text: str) -> Post:
     values = json.loads(text)
-    if len(values) != 7:
+    if len(values) != 8:
         raise ValueError("a post of another shape")
-    header, author, excerpt, html, disclosures, links, warnings = values
+    header, author, excerpt, html, disclosures, links, warnings, image = values
     return Post(
         header=_header_of(header),
         author=author,
@@ -91,4 +94,5 @@ def post_from_json(text: str) -> Post:
         disclosures=tuple(Disclosure(*d) for d in disclosures),
         affiliate_links=tuple(links),
         warnings=tuple(_finding(w) for w in warnings),
+        image=Image(*image) if image else None,
     )

@@ -257,8 +257,23 @@ class _Layout:
         return html, context
 
 
+COLUMN_WIDTH = 536  # px: the 600 px container less its padding
+
+
+def _image_view(post: Post) -> dict[str, Any] | None:
+    """The featured image at the column's width (Outlook sizes by the attribute),
+    its height scaled to match when the front matter gave both."""
+    image = post.image
+    if image is None:
+        return None
+    width = min(image.width, COLUMN_WIDTH) if image.width else COLUMN_WIDTH
+    height = round(image.height * width / image.width) if image.width and image.height else 0
+    return {"url": image.url, "alt": image.alt, "width": width, "height": height}
+
+
 def _post_view(post: Post, config: Config, full_body: bool, excerpt: int | None) -> dict[str, Any]:
     return {
+        "image": _image_view(post),
         "title": post.title,
         "url": post.url,
         "date": display_date(post.published, config.site.timezone),

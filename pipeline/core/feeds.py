@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -22,7 +23,7 @@ from pipeline import __version__
 from pipeline.core.budget import largest_fitting
 from pipeline.core.dates import rfc3339
 from pipeline.core.feedsets import FeedSet, Link, index_files
-from pipeline.core.model import OutputFile, Post
+from pipeline.core.model import Image, OutputFile, Post
 from pipeline.core.settings import Config
 
 GENERATOR = "newsletter-pipeline"
@@ -92,6 +93,9 @@ def _generator(feed: FeedSet, posts: Sequence[Post], full: int, rss_flavour: boo
     fg = FeedGenerator()
     if rss_flavour:
         fg.load_extension("dc", atom=False, rss=True)
+    pictured = any(post.image for post in posts)
+    if pictured:  # only then: a feed without images keeps its bytes
+        fg.load_extension("media", atom=True, rss=True)
     fg.id(feed.home_url)
     fg.title(feed.title)
     fg.description(feed.description)
@@ -127,7 +131,18 @@ def _generator(feed: FeedSet, posts: Sequence[Post], full: int, rss_flavour: boo
             entry.dc.dc_creator(post.author)
         for name in _categories(post):
             entry.category(term=name)
+        if post.image:
+            _media(entry, post.image)
     return fg
+
+
+def _media(entry: Any, image: Image) -> None:
+    """Media RSS, as jekyll-feed writes it: the image, and the same as thumbnail."""
+    size = {"width": str(image.width)} if image.width else {}
+    if image.height:
+        size["height"] = str(image.height)
+    entry.media.content(url=image.url, medium="image", group=None, **size)
+    entry.media.thumbnail(url=image.url, group=None, **size)
 
 
 def _extra_links(feed: FeedSet) -> list[Link]:
@@ -234,4 +249,6 @@ def _json_item(post: Post, full: bool, language: str) -> dict[str, object]:
             "language": language,
         }
     )
+    if post.image:
+        item["image"] = post.image.url
     return item

@@ -15,6 +15,17 @@ from pipeline.core.entry import BuildMarks
 
 
 @dataclass(frozen=True)
+class Image:
+    """A post's featured image: an absolute http(s) URL, its alt text, and its size
+    when the front matter gives it (0: not given)."""
+
+    url: str
+    alt: str
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
 class Disclosure:
     """A disclosure exactly as the author wrote it (emoji, label, text, links).
 
@@ -115,6 +126,7 @@ class Post:
     disclosures: tuple[Disclosure, ...]
     affiliate_links: tuple[str, ...]
     warnings: tuple[Finding, ...] = ()  # what only the body shows
+    image: Image | None = None  # the featured image, if the post has one
 
     @property
     def identity(self) -> str:

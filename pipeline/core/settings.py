@@ -296,6 +296,11 @@ class BuildConfig:
     max_post_bytes: int = setting(
         2_000_000, _whole_number, "a larger post file is refused with a message"
     )
+    featured_image_from_body: bool = setting(
+        False,
+        BOOL,
+        "a post whose front matter names no featured image takes the first image of its body",
+    )
 
 
 def _port(value: Any) -> str | None:

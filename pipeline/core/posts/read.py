@@ -29,6 +29,7 @@ from pipeline.core.posts.front_matter import (
     field,
     split_front_matter,
 )
+from pipeline.core.posts.images import featured_image
 from pipeline.core.posts.markup import parse_blocks, to_uri
 from pipeline.core.settings import Config
 
@@ -267,6 +268,9 @@ def _render(header: Header, meta: dict[str, Any], body: str, config: Config) -> 
     author = header.author
     if field(meta, "author")[1] is None and stripped.author:
         author = " ".join(stripped.author.split())
+    image, image_warnings = featured_image(
+        meta, source, header.url, arranged.html, config.build.featured_image_from_body
+    )
     return Post(
         header=header,
         author=author,
@@ -274,7 +278,8 @@ def _render(header: Header, meta: dict[str, Any], body: str, config: Config) -> 
         html=arranged.html,
         disclosures=arranged.disclosures,
         affiliate_links=arranged.affiliate_links,
-        warnings=arranged.warnings,
+        warnings=arranged.warnings + tuple(image_warnings),
+        image=image,
     )
 
 
