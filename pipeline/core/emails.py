@@ -25,6 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 from pipeline.core.budget import largest_fitting
+from pipeline.core.campaign import campaign_tags, tag_html, tag_text
 from pipeline.core.dates import display_date, rfc3339
 from pipeline.core.errors import ConfigError
 from pipeline.core.inline import inline_css, safe_css
@@ -146,6 +147,8 @@ def render_email(
     )
     html, context = layout.fit(config.email.max_bytes)
     text = templates.render("digest.txt", context)
+    tags = campaign_tags(config, email_id)
+    html, text = tag_html(html, tags, config), tag_text(text, tags, config)
     eml = build_eml(subject, html, text, date, email_id, config)
     files = {
         "email.html": html.encode("utf-8"),

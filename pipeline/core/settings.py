@@ -252,6 +252,15 @@ class EmailConfig:
         "HTML budget (Gmail clips above about 102 KB): beyond it excerpts are shortened, "
         "then the last posts become a list of links; disclosures are never shortened",
     )
+    utm_source: str = setting(
+        "",
+        TEXT,
+        "campaign tags on the email's links to the site's own pages (never in feeds, "
+        "never over the author's own `utm_`): the source, e.g. `newsletter`",
+        shown="none (off)",
+    )
+    utm_medium: str = setting("", TEXT, "the campaign medium", shown='`"email"`')
+    utm_campaign: str = setting("", TEXT, "the campaign name", shown="the email id")
 
 
 DEFAULT_AFFILIATE_HOSTS = (
