@@ -39,6 +39,7 @@ from pipeline.core.unsubscribe import list_unsubscribe
 logger = logging.getLogger(__name__)
 
 EMAIL_FOLDER = "email"  # out/email/<email-id>/
+ARCHIVE_FOLDER = "archive"  # out/archive/<email-id>/index.html, index.html, feed.xml
 PREHEADER_LENGTH = 140
 MAX_SUBJECT = 200  # inboxes show ~60 characters; a runaway title must not fill the header
 SHORT_EXCERPT = 160  # excerpt length when a digest must shrink to fit its budget
@@ -136,6 +137,7 @@ def render_email(
     digest.update(config.email.mode.encode())
     email_id = f"{date:%Y-%m-%d}-{digest.hexdigest()[:10]}"
 
+    page_url = f"{config.archive.base_url}{email_id}/" if config.archive.enabled else ""
     layout = _Layout(
         config=config,
         templates=templates,
@@ -144,11 +146,15 @@ def render_email(
         new=tuple(new),
         updated=tuple(updated),
         full_body=config.email.mode == "per-post",
+        view_url=page_url,
     )
     html, context = layout.fit(config.email.max_bytes)
     text = templates.render("digest.txt", context)
     tags = campaign_tags(config, email_id)
     html, text = tag_html(html, tags, config), tag_text(text, tags, config)
+    page = b""
+    if page_url:
+        page = tag_html(layout.page(context, page_url), tags, config).encode("utf-8")
     eml = build_eml(subject, html, text, date, email_id, config)
     files = {
         "email.html": html.encode("utf-8"),
@@ -183,6 +189,7 @@ def render_email(
         new=tuple(p.identity for p in new),
         updated=tuple(p.identity for p in updated),
         files=files,
+        page=page,
     )
 
 
@@ -197,6 +204,24 @@ class _Layout:
     new: tuple[Post, ...]
     updated: tuple[Post, ...]
     full_body: bool
+    view_url: str = ""  # the email's page in the web archive
+
+    def page(self, context: dict[str, Any], url: str) -> str:
+        """The email as a web page: the same posts, shown as the email shows them,
+        and nothing of a reader's (no unsubscribe link); Open Graph tags for a
+        shared link's preview."""
+        config = self.config
+        images = [post.image.url for post in (*self.new, *self.updated) if post.image]
+        page_context = {
+            **context,
+            "archive": {
+                "url": url,
+                "index_url": config.archive.base_url,
+                "image": images[0] if images else "",
+            },
+            "view_url": "",
+        }
+        return inline_css(self.templates.render("digest.html", page_context))
 
     def fit(self, budget: int) -> tuple[str, dict[str, Any]]:
         """Full; else shorter excerpts (per post: the excerpt instead of the body);
@@ -238,6 +263,8 @@ class _Layout:
             },
             "subject": self.subject,
             "preheader": self.preheader,
+            "view_url": self.view_url,
+            "archive": None,  # the web page's own parts, when rendered as one
             "sections": sections,
             "more": more,
             "footer": {

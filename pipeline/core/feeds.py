@@ -252,3 +252,35 @@ def _json_item(post: Post, full: bool, language: str) -> dict[str, object]:
     if post.image:
         item["image"] = post.image.url
     return item
+
+
+def issues_feed(
+    entries: Sequence[tuple[str, str, str, datetime]], feed_url: str, config: Config
+) -> bytes:
+    """RSS 2.0 of the web archive's issues: (page URL, subject, preheader, date),
+    newest first; dated by its newest issue, so the same issues give the same bytes."""
+    fg = FeedGenerator()
+    site = config.site
+    fg.id(config.archive.base_url)
+    fg.title(f"{site.title}: issues")
+    fg.description(f"Every issue of {site.title}'s newsletter")
+    fg.link(href=feed_url, rel="self", type=RSS_TYPE)
+    fg.link(href=config.archive.base_url, rel="alternate", type="text/html")
+    fg.language(site.language)
+    fg.generator(GENERATOR, version=__version__)
+    newest = max((date for *_rest, date in entries), default=EPOCH).astimezone(UTC)
+    fg.updated(newest)
+    fg.lastBuildDate(newest)
+    for url, subject, preheader, date in entries:
+        entry = fg.add_entry(order="append")
+        entry.id(url)
+        entry.guid(url, permalink=True)
+        entry.title(subject)
+        entry.link(href=url, rel="alternate", type="text/html")
+        entry.published(date.astimezone(UTC))
+        entry.description(html.escape(preheader, quote=False) or html.escape(subject, quote=False))
+    xml = bytes(fg.rss_str(pretty=False))
+    root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False))
+    etree.indent(root, space="  ")
+    data = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
+    return _hex_references(data.replace(b"?><", b"?>\n<", 1)) + b"\n"

@@ -225,6 +225,7 @@ class Email:
     new: tuple[str, ...]  # identities, in the order shown
     updated: tuple[str, ...]
     files: Mapping[str, bytes]  # file name -> bytes, manifest.json last
+    page: bytes = b""  # the email as a web page for out/archive/ (b"": no archive)
 
 
 @dataclass(frozen=True)

@@ -312,6 +312,19 @@ class BuildConfig:
     )
 
 
+@dataclass(frozen=True)
+class ArchiveConfig:
+    enabled: bool = setting(
+        True,
+        BOOL,
+        "each email also as a web page, `out/archive/<email-id>/`, with an index and a feed "
+        "of issues; every email links to its page (View in browser)",
+    )
+    base_url: str = setting(
+        "", _http_url, "where `out/archive/` is served", shown="the feeds' base URL + `archive/`"
+    )
+
+
 def _port(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
         return "must be a port number, 1 to 65535 (or 0: the usual one for `security`)"
@@ -437,6 +450,7 @@ class Config:
     email: EmailConfig
     affiliate: AffiliateConfig
     build: BuildConfig
+    archive: ArchiveConfig = ArchiveConfig()
     smtp: SmtpConfig = SmtpConfig()
     send: SendConfig = SendConfig()
     subscribe: SubscribeConfig = SubscribeConfig()
@@ -449,6 +463,7 @@ TABLES: dict[str, type[Any]] = {
     "email": EmailConfig,
     "affiliate": AffiliateConfig,
     "build": BuildConfig,
+    "archive": ArchiveConfig,
     "smtp": SmtpConfig,
     "send": SendConfig,
     "subscribe": SubscribeConfig,
@@ -606,6 +621,8 @@ def _derived(config: Config) -> Config:
     url = _with_slash(site.url)
     list_host = parseaddr(config.email.to_address)[1].partition("@")[2]
     list_id = config.email.list_id or f"newsletter.{list_host or urlsplit(url).hostname}"
+    feeds = _with_slash(config.feed.base_url or url)
+    archive = f"{feeds}archive/"
     return replace(
         config,
         site=replace(
@@ -614,8 +631,9 @@ def _derived(config: Config) -> Config:
             description=site.description or site.title,
             author=site.author or site.title,
         ),
-        feed=replace(config.feed, base_url=_with_slash(config.feed.base_url or url)),
+        feed=replace(config.feed, base_url=feeds),
         email=replace(config.email, list_id=list_id),
+        archive=replace(config.archive, base_url=_with_slash(config.archive.base_url or archive)),
     )
 
 

@@ -15,13 +15,14 @@ from datetime import datetime
 from functools import partial
 
 from pipeline import incremental
+from pipeline.core.archive import Issue, archive_index
 from pipeline.core.decide import Policy, decide
-from pipeline.core.emails import EMAIL_FOLDER, plan_emails, render_email
+from pipeline.core.emails import ARCHIVE_FOLDER, EMAIL_FOLDER, Templates, plan_emails, render_email
 from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import FeedSet, changed_feed_urls, feed_sets
-from pipeline.core.model import Finding, OutputFile
+from pipeline.core.model import Email, Finding, OutputFile
 from pipeline.core.report import BuildReport
 from pipeline.shell import websub
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
@@ -31,7 +32,7 @@ from pipeline.shell.reading import Progress, read_rows, render_posts
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
-from pipeline.shell.written import unrecorded_emails
+from pipeline.shell.written import unrecorded_emails, written_emails
 from pipeline.store import ledger, postindex
 from pipeline.store.rendered import cache_key, save
 
@@ -108,9 +109,15 @@ def _build_with(
         templates = load_templates(site.template_dir)
         new = [rendered[header.identity] for header in changes.new]
         modified = [rendered[header.identity] for header in changes.modified]
-        for posts, updated in plan_emails(new, modified, config):
-            email = render_email(posts, updated, config, templates)
-            report.emails.append(email)
+        report.emails = [
+            render_email(posts, updated, config, templates)
+            for posts, updated in plan_emails(new, modified, config)
+        ]
+        if config.archive.enabled:
+            # Before the emails: an email whose manifest is on disk is adopted, not
+            # rendered again, so its page and the index must already be written.
+            outputs.extend(_archive(site, report.emails, templates))
+        for email in report.emails:
             outputs.extend(
                 OutputFile(f"{EMAIL_FOLDER}/{email.email_id}/{name}", data)
                 for name, data in email.files.items()
@@ -193,3 +200,20 @@ def _tell_the_hub(
             )
         )
     return [url for url, _why in failed]
+
+
+def _archive(site: Site, emails: Sequence[Email], templates: Templates) -> list[OutputFile]:
+    """Each new email's page, and the index and feed of issues when they change (a
+    new email) or are missing; the older issues come from their manifests."""
+    pages = [
+        OutputFile(f"{ARCHIVE_FOLDER}/{email.email_id}/index.html", email.page)
+        for email in emails
+        if email.page
+    ]
+    if not emails and (site.out_dir / ARCHIVE_FOLDER / "index.html").is_file():
+        return pages
+    issues = [
+        Issue(email_id, m.subject, m.preheader, datetime.fromisoformat(m.date))
+        for email_id, m in written_emails(site.out_dir)
+    ] + [Issue(e.email_id, e.subject, e.preheader, e.date) for e in emails]
+    return pages + (archive_index(issues, site.config, templates) if issues else [])
