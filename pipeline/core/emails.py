@@ -221,7 +221,9 @@ class _Layout:
             },
             "view_url": "",
         }
-        return inline_css(self.templates.render("digest.html", page_context))
+        # A browser honours the <style> block: no inlining (premailer is most of an
+        # email's rendering time).
+        return self.templates.render("digest.html", page_context)
 
     def fit(self, budget: int) -> tuple[str, dict[str, Any]]:
         """Full; else shorter excerpts (per post: the excerpt instead of the body);

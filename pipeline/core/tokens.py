@@ -17,10 +17,12 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pipeline.core.audience import AddressError, checked_address, key_of
+from pipeline.core.settings import Config
 
 UNSUBSCRIBE = b"unsubscribe"
 CONFIRM = b"confirm"
@@ -119,3 +121,32 @@ def mailto_with_token(mailto: str, token: str) -> str:
     fields = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() != "subject"]
     fields.insert(0, ("subject", f"unsubscribe {token}"))
     return address + "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in fields)
+
+
+@dataclass(frozen=True)
+class ReaderLinks:
+    """The list's unsubscribe links cut where a reader's token goes, once per send:
+    each reader's links are then a join (tokens are URL-safe as they stand)."""
+
+    url: tuple[str, str]
+    mailto: tuple[str, str] | None
+    list_id: str
+
+    def of(self, secret: bytes, address: str) -> tuple[str, str]:
+        """(URL, mailto) of one reader's unsubscribe links; the mailto "" when none."""
+        token = unsubscribe_token(secret, address, self.list_id)
+        mailto = f"{self.mailto[0]}{token}{self.mailto[1]}" if self.mailto else ""
+        return f"{self.url[0]}{token}{self.url[1]}", mailto
+
+
+_MARK = "T0KEN-MARK"  # base64url characters: no quoting changes it
+
+
+def reader_links(config: Config) -> ReaderLinks:
+    email = config.email
+    before, _, after = with_token(email.unsubscribe_url, _MARK).partition(_MARK)
+    mailto = None
+    if email.unsubscribe_mailto:
+        head, _, tail = mailto_with_token(email.unsubscribe_mailto, _MARK).partition(_MARK)
+        mailto = (head, tail)
+    return ReaderLinks((before, after), mailto, email.list_id)

@@ -2,49 +2,18 @@
 
 A list address's link cannot tell who is leaving, so it claims no one-click
 unsubscribing unless the list server rewrites it; a subscriber's link carries a
-token signed for that address (`tokens`), so a mail provider's POST to it is
-enough; a service's merge tag leaves the headers to that service.
+token signed for that address (`tokens.reader_links`), so a mail provider's POST to
+it is enough; a service's merge tag leaves the headers to that service. Light on
+purpose: every build imports it, and only `send` and `serve` need the tokens.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pipeline.core.settings import Config, merge_tag_service
-from pipeline.core.tokens import mailto_with_token, unsubscribe_token, with_token
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-@dataclass(frozen=True)
-class ReaderLinks:
-    """The list's unsubscribe links cut where a reader's token goes, once per send:
-    each reader's links are then a join (tokens are URL-safe as they stand)."""
-
-    url: tuple[str, str]
-    mailto: tuple[str, str] | None
-    list_id: str
-
-    def of(self, secret: bytes, address: str) -> tuple[str, str]:
-        """(URL, mailto) of one reader's unsubscribe links; the mailto "" when none."""
-        token = unsubscribe_token(secret, address, self.list_id)
-        mailto = f"{self.mailto[0]}{token}{self.mailto[1]}" if self.mailto else ""
-        return f"{self.url[0]}{token}{self.url[1]}", mailto
-
-
-_MARK = "T0KEN-MARK"  # base64url characters: no quoting changes it
-
-
-def reader_links(config: Config) -> ReaderLinks:
-    email = config.email
-    before, _, after = with_token(email.unsubscribe_url, _MARK).partition(_MARK)
-    mailto = None
-    if email.unsubscribe_mailto:
-        head, _, tail = mailto_with_token(email.unsubscribe_mailto, _MARK).partition(_MARK)
-        mailto = (head, tail)
-    return ReaderLinks((before, after), mailto, email.list_id)
 
 
 def list_unsubscribe(config: Config, personal: tuple[str, str] | None = None) -> dict[str, str]:

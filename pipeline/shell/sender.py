@@ -20,7 +20,8 @@ from pipeline.core import delivery
 from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import OutputError
 from pipeline.core.settings import merge_tag_service
-from pipeline.core.unsubscribe import list_unsubscribe, reader_links
+from pipeline.core.tokens import reader_links
+from pipeline.core.unsubscribe import list_unsubscribe
 from pipeline.shell.maildir import MaildirBox
 from pipeline.shell.site import Site
 from pipeline.shell.smtp import Guard, Outcome, Relay, tls_context
