@@ -34,3 +34,4 @@ class BuildMarks(NamedTuple):
     feeds_key: str = ""  # the cache key the written feeds were made with
     build_token: str = ""  # which ledger the post index last agreed with
     websub_pending: str = ""  # feed URLs the WebSub hub was not told of yet, one a line
+    last_slot: str = ""  # RFC 3339: the schedule's slot the last email went out for

@@ -174,6 +174,15 @@ class Post:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A post new or changed since the last email, waiting for the schedule's slot."""
+
+    source: str
+    kind: str  # "new" or "updated"
+    since: str  # RFC 3339: the build that first saw it waiting
+
+
+@dataclass(frozen=True)
 class LedgerEntry:
     """What the ledger remembers of a post from earlier builds."""
 

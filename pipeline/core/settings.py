@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.core.entry import PATH_DEFAULTS
 from pipeline.core.errors import ConfigError
+from pipeline.core.schedule import Schedule, parse_schedule
 
 CONFIG_NAME = "newsletter.toml"
 
@@ -75,6 +76,16 @@ def _unsubscribe_url(value: Any) -> str | None:
     problem = _http_url(value)
     if problem:
         return f"{problem}, or an email service's unsubscribe merge tag: " + ", ".join(MERGE_TAGS)
+    return None
+
+
+def _schedule(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "must be a text value"
+    try:
+        parse_schedule(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -251,6 +262,15 @@ class EmailConfig:
         _whole_number,
         "HTML budget (Gmail clips above about 102 KB): beyond it excerpts are shortened, "
         "then the last posts become a list of links; disclosures are never shortened",
+    )
+    schedule: Schedule = setting(
+        "each",
+        _schedule,
+        'when emails go out: `"each"` build with something new, `"daily HH:MM"`, '
+        '`"weekly DAY HH:MM"` or `"monthly D HH:MM"` in the site\'s time zone; between '
+        "slots builds update the feeds only, and the first build after a slot emails "
+        "everything that waited",
+        convert=parse_schedule,
     )
     utm_source: str = setting(
         "",

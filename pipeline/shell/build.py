@@ -16,14 +16,16 @@ from functools import partial
 
 from pipeline import incremental
 from pipeline.core.archive import Issue, archive_index
+from pipeline.core.dates import rfc3339
 from pipeline.core.decide import Policy, decide
 from pipeline.core.emails import ARCHIVE_FOLDER, EMAIL_FOLDER, Templates, plan_emails, render_email
 from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import FeedSet, changed_feed_urls, feed_sets
-from pipeline.core.model import Email, Finding, OutputFile
+from pipeline.core.model import Changes, Email, Finding, Header, OutputFile, Waiting
 from pipeline.core.report import BuildReport
+from pipeline.core.schedule import mail_now, next_slot, still_waiting
 from pipeline.shell import websub
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
 from pipeline.shell.lock import exclusive
@@ -46,6 +48,7 @@ class BuildOptions:
     dry_run: bool = False
     full_scan: bool = False  # re-read every file, trusting no size or modification time
     content_scan: ContentScan | None = None  # content/ as already scanned, if it was
+    slot_due: bool = False  # email what waits as if the schedule's slot had come (preview)
 
 
 def run_build(site: Site, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
@@ -98,6 +101,8 @@ def _build_with(
     sets = feed_sets(live, config, names)  # once: the index lists every feed
     written = incremental.written_feeds(sets, touched)
     needed = incremental.to_render(changes, written, config.feed.limit)
+    cadence = _cadence(site, options, changes, gathered, set(already))
+    needed += [h for h in (*cadence.new, *cadence.updated) if h not in needed]
     rendered = render_posts(needed, config, site.content_dir, site.cache_path)
 
     report = BuildReport(changes=changes, posts=gathered.posts, dry_run=options.dry_run)
@@ -107,8 +112,8 @@ def _build_with(
     outputs = render_feed_sets(sets, rendered, config, stylesheet(config), touched)
     if config.email.enabled:
         templates = load_templates(site.template_dir)
-        new = [rendered[header.identity] for header in changes.new]
-        modified = [rendered[header.identity] for header in changes.modified]
+        new = [rendered[header.identity] for header in cadence.new]
+        modified = [rendered[header.identity] for header in cadence.updated]
         report.emails = [
             render_email(posts, updated, config, templates)
             for posts, updated in plan_emails(new, modified, config)
@@ -160,13 +165,16 @@ def _build_with(
     marks = BuildMarks(
         # Compared by the next build's nothing-changed exit; only a clean build may skip.
         fingerprint=fingerprint(site.paths, content.inputs) if clean else "",
-        next_due=incremental.next_due(changes, config.build.settle_minutes),
+        next_due=_sooner(incremental.next_due(changes, config.build.settle_minutes), cadence.due),
         feeds_key=key,
         build_token=uuid.uuid4().hex,  # which ledger the post index agrees with
         websub_pending="\n".join(pending),
+        last_slot=cadence.slot,
     )
     try:
-        ledger.commit(site.state_path, changes, records, options.now, summary, marks)
+        ledger.commit(
+            site.state_path, changes, records, options.now, summary, marks, cadence.waiting
+        )
     except OSError as exc:
         raise OutputError(
             f"cannot record this build in {site.state_path}: {exc.strerror or exc}",
@@ -217,3 +225,59 @@ def _archive(site: Site, emails: Sequence[Email], templates: Templates) -> list[
         for email_id, m in written_emails(site.out_dir)
     ] + [Issue(e.email_id, e.subject, e.preheader, e.date) for e in emails]
     return pages + (archive_index(issues, site.config, templates) if issues else [])
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """What this build emails under `[email] schedule`, and what keeps waiting."""
+
+    new: tuple[Header, ...]
+    updated: tuple[Header, ...]
+    waiting: dict[str, Waiting] | None  # None: "each", nothing waits
+    slot: str  # the slot mark to keep
+    due: str  # RFC 3339: the next slot, when something waits for it
+
+
+def _cadence(
+    site: Site,
+    options: BuildOptions,
+    changes: Changes,
+    gathered: incremental.Gathered,
+    adopted: set[str],
+) -> Cadence:
+    """ "each": this build's new and modified posts. A schedule: between slots, none
+    (they wait, in the ledger); at or after a slot, everything that waited."""
+    config = site.config
+    schedule, zone = config.email.schedule, config.site.timezone
+    if schedule.kind == "each" or not config.email.enabled:
+        return Cadence(changes.new, changes.modified, None, "", "")
+    due_now, slot = mail_now(schedule, options.now, zone, gathered.snapshot.marks.last_slot)
+    waiting = still_waiting(ledger.read_waiting(site.state_path), changes, rfc3339(options.now))
+    for identity in adopted:  # mailed by an email a killed build wrote
+        waiting.pop(identity, None)
+    if not (due_now or options.slot_due) or not waiting:
+        upcoming = next_slot(schedule, options.now, zone)
+        due = rfc3339(upcoming) if upcoming and waiting else ""
+        return Cadence((), (), waiting, slot, due)
+    headers = _headers_of(waiting, gathered)
+    newest_first = sorted(headers.values(), key=lambda h: (h.published, h.identity), reverse=True)
+    new = tuple(h for h in newest_first if waiting[h.identity].kind == "new")
+    updated = tuple(h for h in newest_first if waiting[h.identity].kind == "updated")
+    return Cadence(new, updated, {}, slot, "")
+
+
+def _headers_of(waiting: dict[str, Waiting], gathered: incremental.Gathered) -> dict[str, Header]:
+    """The headers of the waiting posts: read this build, or from the post index."""
+    found = {h.identity: h for h in gathered.posts if h.identity in waiting}
+    rest = [w.source for identity, w in waiting.items() if identity not in found]
+    if rest and gathered.index is not None:
+        for header in gathered.index.headers(rest).values():
+            if header.identity in waiting:
+                found[header.identity] = header
+    return found
+
+
+def _sooner(first: str, second: str) -> str:
+    """The earlier of two RFC 3339 moments ("" is none)."""
+    moments = [datetime.fromisoformat(m) for m in (first, second) if m]
+    return rfc3339(min(moments)) if moments else ""

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.core.dates import rfc3339
 from pipeline.core.report import BuildReport
+from pipeline.core.schedule import next_slot
 from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.site import Site
 from pipeline.shell.written import written_emails
@@ -47,6 +48,19 @@ def gather_status(site: Site, now: datetime) -> dict[str, Any]:
         ],
         "outbox": _outbox(site),
         "subscribers": subscribers.read_only_counts(site.state_path),
+        "schedule": _schedule(site, now),
+    }
+
+
+def _schedule(site: Site, now: datetime) -> dict[str, Any]:
+    """The email's cadence: its next slot, and what waits for it."""
+    schedule = site.config.email.schedule
+    upcoming = next_slot(schedule, now, site.config.site.timezone)
+    waiting = ledger.read_waiting(site.state_path) if upcoming else {}
+    return {
+        "schedule": str(schedule),
+        "next_slot": rfc3339(upcoming) if upcoming else None,
+        "waiting": sorted(w.source for w in waiting.values()),
     }
 
 
@@ -117,6 +131,13 @@ def describe_status(status: dict[str, Any]) -> Iterator[str]:
         emails = ", ".join(e["email_id"] for e in build["emails"] or []) or "no email"
         new, modified, removed = (len(build[key] or []) for key in ("new", "modified", "removed"))
         yield f"  {build['ran_at']}: {new} new, {modified} modified, {removed} removed; {emails}"
+    cadence = status["schedule"]
+    if cadence["next_slot"]:
+        waiting = ", ".join(cadence["waiting"]) or "nothing yet"
+        yield (
+            f"Email schedule: {cadence['schedule']}; next slot {cadence['next_slot']}; "
+            f"waiting for it: {waiting}"
+        )
     readers = status["subscribers"]
     if readers:
         yield (

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from pipeline.core.dates import rfc3339
 from pipeline.core.emails import render_email
 from pipeline.core.errors import PipelineError, PostError
 from pipeline.core.model import Email, Header
+from pipeline.core.schedule import next_slot
 from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.reading import render_posts
 from pipeline.shell.site import Site
@@ -35,7 +37,7 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
     """The next email; with `post` (an identity or file), that post as a per-post
     email; with nothing new, the newest post as a sample. PipelineError says why
     there is none."""
-    report = run_build(site, BuildOptions(now=now, dry_run=True))
+    report = run_build(site, BuildOptions(now=now, dry_run=True, slot_due=True))
     if report.rejected:
         raise NoEmail("Some posts cannot be read", tuple(str(e) for e in report.rejected))
     templates = load_templates(site.template_dir)
@@ -51,6 +53,9 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
         wanted = set(email.new + email.updated)
         posts = tuple(p for p in report.posts if p.identity in wanted)
         label = f"The next email: {len(email.new)} new, {len(email.updated)} updated"
+        slot = next_slot(config.email.schedule, now, config.site.timezone)
+        if slot is not None:
+            label += f", at the first build after {rfc3339(slot)} ({config.email.schedule})"
         return Upcoming(label, email, posts)
     live = report.changes.live if report.changes else ()
     if not live:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +21,11 @@ from pathlib import Path
 from pipeline.core.dates import rfc3339
 from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
-from pipeline.core.model import Changes, LedgerEntry, LedgerSnapshot
+from pipeline.core.model import Changes, LedgerEntry, LedgerSnapshot, Waiting
 from pipeline.store import meta
 from pipeline.store.sqlite import chunks, marks, tables
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
     identity TEXT PRIMARY KEY,
@@ -52,9 +52,17 @@ CREATE TABLE IF NOT EXISTS emails (
     posts TEXT NOT NULL
 );
 """
+_WAITING = """
+CREATE TABLE IF NOT EXISTS waiting (
+    identity TEXT PRIMARY KEY,  -- a post new or changed since the last email, kept
+    source TEXT NOT NULL,       -- for the next slot of [email] schedule
+    kind TEXT NOT NULL,         -- 'new' or 'updated'
+    since TEXT NOT NULL
+)
+"""
 # Version N -> the statements that take a ledger from N to N + 1, run in the commit's
 # transaction. Version 1 is the first release's; a new table or column adds an entry.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {1: _WAITING}
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
             f"the ledger {path} was written by a newer version (schema {version})",
             f"upgrade newsletter-pipeline: this version knows schema {SCHEMA_VERSION} and older",
         )
-    for statement in [meta.SCHEMA, *SCHEMA.split(";")]:
+    for statement in [meta.SCHEMA, *SCHEMA.split(";"), _WAITING]:
         if statement.strip():
             db.execute(statement)
     for step in range(max(version, 1), SCHEMA_VERSION):
@@ -165,8 +173,11 @@ def commit(
     now: datetime,
     summary: dict[str, object],
     noted: BuildMarks,
+    waiting: Mapping[str, Waiting] | None = None,
 ) -> None:
-    """Record one build: its posts, removals, emails and marks, all or nothing."""
+    """Record one build: its posts, removals, emails and marks, all or nothing;
+    with `waiting`, what now waits for the schedule's next slot (replacing what
+    waited before)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = rfc3339(now)
     with _connect(path) as db:
@@ -219,10 +230,27 @@ def commit(
                     "UPDATE posts SET emailed_at = ?, email_id = ? WHERE identity = ?",
                     ((stamp, email.email_id, identity) for identity in email.identities),
                 )
+            if waiting is not None:
+                db.execute("DELETE FROM waiting")
+                db.executemany(
+                    "INSERT INTO waiting VALUES (?, ?, ?, ?)",
+                    ((i, w.source, w.kind, w.since) for i, w in sorted(waiting.items())),
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+def read_waiting(path: Path) -> dict[str, Waiting]:
+    """identity -> what waits (empty: none, or no ledger yet)."""
+    if not path.exists():
+        return {}
+    with _connect(path) as db:
+        if "waiting" not in tables(db):
+            return {}
+        rows = db.execute("SELECT identity, source, kind, since FROM waiting").fetchall()
+    return {identity: Waiting(source, kind, since) for identity, source, kind, since in rows}
 
 
 def history(path: Path, limit: int = 5) -> list[tuple[str, dict[str, object]]]:
