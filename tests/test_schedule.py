@@ -184,3 +184,38 @@ def test_the_preview_shows_what_waits_for_the_slot(tmp_path: Path) -> None:
     assert upcoming.label.startswith("The next email: 1 new, 0 updated")
     assert "2026-06-07T07:00:00+00:00" in upcoming.label
     assert [p.title for p in upcoming.posts] == ["A"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "schedule", "first", "last", "days"),
+    [
+        # London's repeated hour: 01:30 comes twice on 25 October.
+        ("Europe/London", "daily 01:30", "2026-10-23T12:00", "2026-10-27T12:00", 4),
+        # New York's skipped hour: there is no 02:30 on 8 March.
+        ("America/New_York", "daily 02:30", "2026-03-06T17:00", "2026-03-10T17:00", 4),
+        # A monthly slot on a day February lacks.
+        ("UTC", "monthly 30 08:00", "2026-01-15T12:00", "2026-04-15T12:00", 3),
+    ],
+)
+def test_builds_every_few_hours_write_one_email_a_slot_across_the_change(
+    tmp_path: Path, zone: str, schedule: str, first: str, last: str, days: int
+) -> None:
+    toml = SITE_TOML.replace('timezone = "UTC"', f'timezone = "{zone}"').replace(
+        "[email]", f'[email]\nschedule = "{schedule}"\nmax_age_days = 400'
+    )
+    site = Site(tmp_path / "site", toml)
+    site.post("old.md", date="2026-01-01T00:00:00+00:00", slug="old", title="Old")
+    moment, end = utc(first), utc(last)
+    site.build(now=moment.isoformat())
+    step = timedelta(hours=3) if "monthly" not in schedule else timedelta(days=2)
+    number = 0
+    while moment < end:
+        moment += step
+        number += 1  # a new post before every build: there is always something waiting
+        published = (moment - timedelta(minutes=1)).isoformat()
+        site.post(f"p{number}.md", date=published, slug=f"p{number}", title=f"P{number}")
+        site.build(now=moment.isoformat())
+    mailed = emails_of(site)
+    assert len(mailed) == days  # one a slot, not one a build, none twice
+    titles = [title for posts in mailed for title in posts]
+    assert len(titles) == len(set(titles))  # no post in two emails
