@@ -191,8 +191,12 @@ def test_the_preview_shows_what_waits_for_the_slot(tmp_path: Path) -> None:
     [
         # London's repeated hour: 01:30 comes twice on 25 October.
         ("Europe/London", "daily 01:30", "2026-10-23T12:00", "2026-10-27T12:00", 4),
+        # London's skipped hour: there is no 01:30 on 29 March.
+        ("Europe/London", "daily 01:30", "2026-03-27T12:00", "2026-03-31T12:00", 4),
         # New York's skipped hour: there is no 02:30 on 8 March.
         ("America/New_York", "daily 02:30", "2026-03-06T17:00", "2026-03-10T17:00", 4),
+        # New York's repeated hour: 01:30 comes twice on 1 November.
+        ("America/New_York", "daily 01:30", "2026-10-30T17:00", "2026-11-03T17:00", 4),
         # A monthly slot on a day February lacks.
         ("UTC", "monthly 30 08:00", "2026-01-15T12:00", "2026-04-15T12:00", 3),
     ],
