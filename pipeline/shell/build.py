@@ -23,10 +23,10 @@ from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import FeedSet, changed_feed_urls, feed_sets
-from pipeline.core.model import Changes, Email, Finding, Header, OutputFile, Waiting
+from pipeline.core.model import Email, Finding, OutputFile
 from pipeline.core.report import BuildReport
-from pipeline.core.schedule import mail_now, next_slot, still_waiting
 from pipeline.shell import websub
+from pipeline.shell.cadence import email_cadence
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
 from pipeline.shell.lock import exclusive
 from pipeline.shell.quick import ContentScan, fingerprint, scan_content
@@ -101,7 +101,7 @@ def _build_with(
     sets = feed_sets(live, config, names)  # once: the index lists every feed
     written = incremental.written_feeds(sets, touched)
     needed = incremental.to_render(changes, written, config.feed.limit)
-    cadence = _cadence(site, options, changes, gathered, set(already))
+    cadence = email_cadence(site, options.now, changes, gathered, set(already), options.slot_due)
     needed += [h for h in (*cadence.new, *cadence.updated) if h not in needed]
     rendered = render_posts(needed, config, site.content_dir, site.cache_path)
 
@@ -225,56 +225,6 @@ def _archive(site: Site, emails: Sequence[Email], templates: Templates) -> list[
         for email_id, m in written_emails(site.out_dir)
     ] + [Issue(e.email_id, e.subject, e.preheader, e.date) for e in emails]
     return pages + (archive_index(issues, site.config, templates) if issues else [])
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """What this build emails under `[email] schedule`, and what keeps waiting."""
-
-    new: tuple[Header, ...]
-    updated: tuple[Header, ...]
-    waiting: dict[str, Waiting] | None  # None: "each", nothing waits
-    slot: str  # the slot mark to keep
-    due: str  # RFC 3339: the next slot, when something waits for it
-
-
-def _cadence(
-    site: Site,
-    options: BuildOptions,
-    changes: Changes,
-    gathered: incremental.Gathered,
-    adopted: set[str],
-) -> Cadence:
-    """ "each": this build's new and modified posts. A schedule: between slots, none
-    (they wait, in the ledger); at or after a slot, everything that waited."""
-    config = site.config
-    schedule, zone = config.email.schedule, config.site.timezone
-    if schedule.kind == "each" or not config.email.enabled:
-        return Cadence(changes.new, changes.modified, None, "", "")
-    due_now, slot = mail_now(schedule, options.now, zone, gathered.snapshot.marks.last_slot)
-    waiting = still_waiting(ledger.read_waiting(site.state_path), changes, rfc3339(options.now))
-    for identity in adopted:  # mailed by an email a killed build wrote
-        waiting.pop(identity, None)
-    if not (due_now or options.slot_due) or not waiting:
-        upcoming = next_slot(schedule, options.now, zone)
-        due = rfc3339(upcoming) if upcoming and waiting else ""
-        return Cadence((), (), waiting, slot, due)
-    headers = _headers_of(waiting, gathered)
-    newest_first = sorted(headers.values(), key=lambda h: (h.published, h.identity), reverse=True)
-    new = tuple(h for h in newest_first if waiting[h.identity].kind == "new")
-    updated = tuple(h for h in newest_first if waiting[h.identity].kind == "updated")
-    return Cadence(new, updated, {}, slot, "")
-
-
-def _headers_of(waiting: dict[str, Waiting], gathered: incremental.Gathered) -> dict[str, Header]:
-    """The headers of the waiting posts: read this build, or from the post index."""
-    found = {h.identity: h for h in gathered.posts if h.identity in waiting}
-    rest = [w.source for identity, w in waiting.items() if identity not in found]
-    if rest and gathered.index is not None:
-        for header in gathered.index.headers(rest).values():
-            if header.identity in waiting:
-                found[header.identity] = header
-    return found
 
 
 def _sooner(first: str, second: str) -> str:
