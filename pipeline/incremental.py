@@ -27,9 +27,10 @@ from pipeline.core.errors import PostError
 from pipeline.core.feedsets import FeedSet, feed_sets
 from pipeline.core.model import Changes, Finding, Header, LedgerSnapshot
 from pipeline.core.posts.read import one_per_identity
+from pipeline.core.posts.templating.lookup import KnownPosts
 from pipeline.core.settings import Config
 from pipeline.store import ledger
-from pipeline.store.postindex import PostIndex, Row, Steady
+from pipeline.store.postindex import IndexedPosts, PostIndex, Row, Steady
 
 Reader = Callable[[list[Entry]], Iterator[tuple[Entry, Row | PostError]]]
 Touched = Callable[[FeedSet], bool]  # is this category or tag feed to be rewritten?
@@ -51,6 +52,7 @@ class Gathered:
     index: PostIndex | None = None
     candidates: set[str] | None = None  # the files decided on, when not every file
     unreadable: set[str] = field(default_factory=set)
+    kept: set[str] = field(default_factory=set)  # unreadable, shown as last read
 
 
 def gather(
@@ -87,6 +89,7 @@ def gather(
         warned = index.headers(steady.warned())
     else:  # every post: the unchanged from the index, the rest as just read
         valid = [e.relative for e in files if e.relative not in rows and e.stat in stats]
+        valid += sorted(unreadable)  # their last readable headers, where the index has them
         headers = {**(index.headers(valid) if index is not None else {}), **fresh}
         snapshot = ledger.read_snapshot(ledger_path)
         warned = {}
@@ -97,11 +100,25 @@ def gather(
         for source in sorted(headers.keys() | warned.keys())
         for warning in (headers.get(source) or warned[source]).warnings
     ]
-    # A post whose file cannot be read this time is not "removed": keep it.
-    kept = {i: e for i, e in snapshot.entries.items() if e.source not in unreadable}
-    snapshot = replace(snapshot, entries=kept)
+    # A post whose file cannot be read this time is not "removed": its last readable
+    # header (the index keeps its row) is decided on as unchanged and stays in the
+    # feeds; without one, the ledger's entry is left out of deciding.
+    kept = set(index.headers(unreadable)) if index is not None and unreadable else set()
+    lost = unreadable - kept
+    entries = {i: e for i, e in snapshot.entries.items() if e.source not in lost}
+    snapshot = replace(snapshot, entries=entries)
     return Gathered(
-        posts, snapshot, rejected, warnings, previous, complete, steady, index, chosen, unreadable
+        posts,
+        snapshot,
+        rejected,
+        warnings,
+        previous,
+        complete,
+        steady,
+        index,
+        chosen,
+        unreadable,
+        kept,
     )
 
 
@@ -219,6 +236,15 @@ def to_render(changes: Changes, written: Iterable[FeedSet], limit: int) -> list[
         for post in feed.posts[:limit]:
             needed[post.identity] = post
     return list(needed.values())
+
+
+def posts_lookup(gathered: Gathered, cache_path: Path) -> IndexedPosts | KnownPosts:
+    """Where a post's links find the other posts: the index, which holds every post
+    once it is written, or (no writable index) the headers at hand, which then are
+    every post."""
+    if gathered.index is not None and gathered.index.writable:
+        return IndexedPosts(cache_path)
+    return KnownPosts.of((post.source, post.url) for post in gathered.posts)
 
 
 def next_due(changes: Changes, settle_minutes: int) -> str:

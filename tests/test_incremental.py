@@ -63,12 +63,12 @@ def test_a_new_post_renders_only_itself(site: Site, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(
         pipeline.shell.reading,
         "read_post",
-        lambda s, r, c: rendered.append(s) or real_post(s, r, c),
+        lambda s, r, c, lookup=None: rendered.append(s) or real_post(s, r, c, lookup),
     )
     monkeypatch.setattr(
         pipeline.shell.reading,
         "read_header",
-        lambda s, r, c: headers.append(s) or real_header(s, r, c),
+        lambda s, r, c, i=None: headers.append(s) or real_header(s, r, c, i),
     )
     site.post(
         "new.md", "Brand new.", date="2026-05-21T00:00:00+00:00", slug="new", categories=["Sleep"]

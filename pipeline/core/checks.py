@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from lxml import etree
@@ -21,7 +21,8 @@ from pipeline.core.manifest import parse_manifest
 from pipeline.core.model import Finding, Post
 from pipeline.core.posts.front_matter import clean_text, split_front_matter
 from pipeline.core.posts.markup import parse_blocks
-from pipeline.core.posts.read import one_per_identity, read_post
+from pipeline.core.posts.read import one_per_identity, read_header, read_post
+from pipeline.core.posts.templating.lookup import KnownPosts, Lookup
 from pipeline.core.settings import Config
 
 GMAIL_CLIP_BYTES = 102_000
@@ -38,16 +39,47 @@ def line_of(text: str, needle: str) -> int | None:
     return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
-def check_posts(
-    files: Sequence[tuple[str, bytes]], config: Config
-) -> tuple[list[Post], list[Finding]]:
-    """Read and lint every post file; returns the readable posts and the findings."""
+TAG_ERRORS = frozenset({"unknown-tag", "unknown-target"})
+
+
+def lenient(config: Config) -> Config:
+    """The configuration `check` reads with: every unresolved tag reported (as an
+    error) instead of the first one holding the post back."""
+    return replace(config, build=replace(config.build, unknown_tags="strip"))
+
+
+def known_posts(
+    files: Sequence[tuple[str, bytes]], config: Config, includes: Lookup | None = None
+) -> tuple[KnownPosts, list[Finding]]:
+    """Every readable post's URL by file, which their links resolve against, and
+    the errors of those that cannot be read."""
+    urls: list[tuple[str, str]] = []
     findings: list[Finding] = []
+    for source, raw in files:
+        try:
+            urls.append((source, read_header(source, raw, config, includes).url))
+        except PostError as error:
+            findings.append(error.finding())
+    return KnownPosts.of(urls), findings
+
+
+def check_posts(
+    files: Sequence[tuple[str, bytes]],
+    config: Config,
+    site_lookup: Callable[[KnownPosts], Lookup] = lambda posts: posts,
+) -> tuple[list[Post], list[Finding]]:
+    """Read and lint every post file; returns the readable posts and the findings.
+    `site_lookup` adds the old site's pages and includes to the posts' URLs."""
+    config = lenient(config)
+    posts_known, findings = known_posts(files, config, site_lookup(KnownPosts({})))
+    lookup = site_lookup(posts_known)
     read: list[Post] = []
     texts: dict[str, str] = {}
     for source, raw in files:
+        if source not in posts_known.urls:
+            continue
         try:
-            read.append(read_post(source, raw, config))
+            read.append(read_post(source, raw, config, lookup))
         except PostError as error:
             findings.append(error.finding())
             continue
@@ -77,6 +109,8 @@ def _lint(post: Post, text: str) -> Iterable[Finding]:
                 line=line_of(text, link) or line_of(text, _host(link)),
                 severity="error",
             )
+        elif warning.kind in TAG_ERRORS:
+            yield replace(warning, severity="error")
         else:
             yield replace(warning, line=line_of(text, f"{warning.key}:") if warning.key else None)
     for tag in _IMG_TAG.findall(post.html):

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.model import Disclosure, Finding, Header, Image, Post
+from pipeline.core.model import Disclosure, Enclosure, Finding, Header, Image, Post
 
 _HEADER_FIELDS = tuple(Header.__dataclass_fields__)
 _DATES = (_HEADER_FIELDS.index("published"), _HEADER_FIELDS.index("modified"))
@@ -77,15 +77,17 @@ def post_to_json(post: Post) -> str:
             [post.image.url, post.image.alt, post.image.width, post.image.height]
             if post.image
             else None,
+            [[e.url, e.type] for e in post.enclosures],
+            [list(pair) for pair in post.depends],
         ]
     )
 
 
 def post_from_json(text: str) -> Post:
     values = json.loads(text)
-    if len(values) != 8:
+    if len(values) != 10:
         raise ValueError("a post of another shape")
-    header, author, excerpt, html, disclosures, links, warnings, image = values
+    header, author, excerpt, html, disclosures, links, warnings, image, enclosures, depends = values
     return Post(
         header=_header_of(header),
         author=author,
@@ -95,4 +97,6 @@ def post_from_json(text: str) -> Post:
         affiliate_links=tuple(links),
         warnings=tuple(_finding(w) for w in warnings),
         image=Image(*image) if image else None,
+        enclosures=tuple(Enclosure(*e) for e in enclosures),
+        depends=tuple((question, answer) for question, answer in depends),
     )

@@ -133,6 +133,9 @@ def _generator(feed: FeedSet, posts: Sequence[Post], full: int, rss_flavour: boo
             entry.category(term=name)
         if post.image:
             _media(entry, post.image)
+        if rss_flavour and post.enclosures:  # RSS holds one: the first file it links
+            first = post.enclosures[0]
+            entry.enclosure(first.url, 0, first.type)  # 0: the size is unknown
     return fg
 
 
@@ -152,10 +155,13 @@ def _extra_links(feed: FeedSet) -> list[Link]:
     return links
 
 
-def _finish(xml: bytes, feed: FeedSet, rss_flavour: bool) -> bytes:
-    """Add what feedgen cannot: the stylesheet, and RSS's extra atom:links."""
+def _finish(xml: bytes, feed: FeedSet, rss_flavour: bool, posts: Sequence[Post] = ()) -> bytes:
+    """Add what feedgen cannot: the stylesheet, RSS's extra atom:links, and Atom's
+    enclosure links (feedgen drops the rel of an Atom entry's links)."""
     parser = etree.XMLParser(strip_cdata=False, remove_blank_text=True, resolve_entities=False)
     root = etree.fromstring(xml, parser)
+    if not rss_flavour and any(post.enclosures for post in posts):
+        _atom_enclosures(root, posts)
     if rss_flavour:
         channel = root.find("channel")
         anchor = channel.find(f"{{{ATOM_NS}}}link")  # feedgen's self link
@@ -183,6 +189,21 @@ def _finish(xml: bytes, feed: FeedSet, rss_flavour: bool) -> bytes:
     return (_hex_references(data) if rss_flavour else data) + b"\n"
 
 
+def _atom_enclosures(root: Any, posts: Sequence[Post]) -> None:
+    by_id = {post.entry_id: post for post in posts}
+    for entry in root.iter(f"{{{ATOM_NS}}}entry"):
+        post = by_id.get(entry.findtext(f"{{{ATOM_NS}}}id") or "")
+        for enclosure in post.enclosures if post else ():
+            link = etree.SubElement(entry, f"{{{ATOM_NS}}}link")
+            for name, value in (
+                ("href", enclosure.url),
+                ("rel", "enclosure"),
+                ("type", enclosure.type),
+                ("length", "0"),
+            ):
+                link.set(name, value)
+
+
 def _hex_references(xml: bytes) -> bytes:
     """The RSS Profile's advice: "&" and "<" in plain text as &#x26; and &#x3C;."""
     parts = _CDATA.split(xml)
@@ -205,7 +226,7 @@ def _rss(feed: FeedSet) -> Render:
 def _atom(feed: FeedSet) -> Render:
     def render(posts: Sequence[Post], full: int) -> bytes:
         fg = _generator(feed, posts, full, rss_flavour=False)
-        return _finish(bytes(fg.atom_str(pretty=False)), feed, rss_flavour=False)
+        return _finish(bytes(fg.atom_str(pretty=False)), feed, rss_flavour=False, posts=posts)
 
     return render
 
@@ -251,6 +272,8 @@ def _json_item(post: Post, full: bool, language: str) -> dict[str, object]:
     )
     if post.image:
         item["image"] = post.image.url
+    if post.enclosures:
+        item["attachments"] = [{"url": e.url, "mime_type": e.type} for e in post.enclosures]
     return item
 
 

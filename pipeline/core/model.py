@@ -26,6 +26,14 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Enclosure:
+    """An audio or video file a post links to: an enclosure in the feeds."""
+
+    url: str
+    type: str  # its MIME type
+
+
+@dataclass(frozen=True)
 class Disclosure:
     """A disclosure exactly as the author wrote it (emoji, label, text, links).
 
@@ -127,6 +135,10 @@ class Post:
     affiliate_links: tuple[str, ...]
     warnings: tuple[Finding, ...] = ()  # what only the body shows
     image: Image | None = None  # the featured image, if the post has one
+    enclosures: tuple[Enclosure, ...] = ()  # audio and video files it links to
+    # What resolving its links asked of the other posts, and heard: the cached
+    # rendering serves again only while every answer is the same.
+    depends: tuple[tuple[str, str], ...] = ()
 
     @property
     def identity(self) -> str:

@@ -22,6 +22,7 @@ class BuildReport:
     changes: Changes | None = None
     posts: list[Header] = field(default_factory=list)  # every post read, published or not
     rejected: list[PostError] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)  # rejected files whose last version is shown
     warnings: list[Finding] = field(default_factory=list)
     emails: list[Email] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
@@ -70,7 +71,13 @@ class BuildReport:
             "files_unchanged": self.unchanged,
             "websub_notified": self.notified,
             "rejected": [
-                {"file": e.source, "line": e.line, "message": e.message, "hint": e.hint}
+                {
+                    "file": e.source,
+                    "line": e.line,
+                    "message": e.message,
+                    "hint": e.hint,
+                    "last_version_kept": e.source in self.kept,
+                }
                 for e in self.rejected
             ],
             "warnings": [warning.brief for warning in self.warnings],
@@ -80,7 +87,11 @@ class BuildReport:
 def describe(report: BuildReport, settle_minutes: int, out_dir: str) -> Iterator[Line]:
     """Errors and warnings first (what `-q` keeps for cron), then what happened."""
     for error in report.rejected:
-        yield logging.ERROR, f"{error}\n  (post skipped; the others were built)"
+        if error.source in report.kept:
+            what = "its last published version stays in the feeds until it is fixed"
+        else:
+            what = "post skipped; the others were built"
+        yield logging.ERROR, f"{error}\n  ({what})"
     for warning in report.warnings:
         yield logging.WARNING, warning.brief
     changes = report.changes

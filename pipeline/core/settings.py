@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.core.entry import PATH_DEFAULTS
 from pipeline.core.errors import ConfigError
+from pipeline.core.posts.permalinks import problem as permalink_problem
 from pipeline.core.schedule import Schedule, parse_schedule
 
 CONFIG_NAME = "newsletter.toml"
@@ -155,7 +156,16 @@ class SiteConfig:
     permalink: str = setting(
         "{site_url}{slug}/",
         TEXT,
-        "URL of a post without `url:`; also `{year}` `{month}` `{day}`",
+        "URL of a post without `url:` or `permalink:`; also `{year}` `{month}` `{day}`, "
+        "Jekyll's styles (`date`, `pretty`, `ordinal`, `none`) and Jekyll's or Hugo's "
+        "`:placeholders` (`/:year/:month/:title/`)",
+    )
+    permalink_style: str = setting(
+        "",
+        _one_of("", "jekyll", "hugo"),
+        "whose meaning `:title` and `:slug` have; unset: Hugo's when the pattern has a "
+        "placeholder only Hugo has (`:section`, `:filename`), else Jekyll's",
+        shown='`""`',
     )
 
 
@@ -329,6 +339,24 @@ class BuildConfig:
         False,
         BOOL,
         "a post whose front matter names no featured image takes the first image of its body",
+    )
+    unknown_tags: str = setting(
+        "reject",
+        _one_of("reject", "strip"),
+        "template syntax the pipeline cannot resolve: `reject` holds the post back until "
+        "it is fixed, `strip` removes the tag and publishes the rest (both warn)",
+    )
+    site_root: str = setting(
+        "",
+        TEXT,
+        "the old site's folder, for `{% link %}` to its pages",
+        shown="content's parent if content is `_posts`, else content",
+    )
+    includes: str = setting(
+        "",
+        TEXT,
+        "the folder `{% include %}` reads plain HTML or Markdown from",
+        shown="`_includes` in the site root",
     )
 
 
@@ -607,13 +635,18 @@ def parse_config(raw: Mapping[str, Any], origin: str = CONFIG_NAME) -> Config:
 def _pattern_problems(values: Mapping[str, Mapping[str, Any]]) -> Iterator[str]:
     """The keys whose text is a pattern: each placeholder must be one we fill in."""
     pattern = values["site"]["permalink"]
-    try:
-        pattern.format(site_url="", slug="", year="", month="", day="")
-    except (KeyError, IndexError, ValueError) as exc:
-        yield (
-            f"[site] permalink: bad pattern {pattern!r} ({exc}); "
-            "use {site_url} {slug} {year} {month} {day}"
-        )
+    if "{" in pattern:
+        try:
+            pattern.format(site_url="", slug="", year="", month="", day="")
+        except (KeyError, IndexError, ValueError) as exc:
+            yield (
+                f"[site] permalink: bad pattern {pattern!r} ({exc}); "
+                "use {site_url} {slug} {year} {month} {day}"
+            )
+    else:
+        problem = permalink_problem(pattern, values["site"]["permalink_style"])
+        if problem:
+            yield f"[site] permalink: {problem}"
     entry_id = values["feed"]["entry_id"]
     if entry_id != "wordpress":
         try:

@@ -24,11 +24,13 @@ from pipeline.core.errors import OutputError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import FeedSet, changed_feed_urls, feed_sets
 from pipeline.core.model import Email, Finding, OutputFile
+from pipeline.core.posts.templating.lookup import KnownPosts
 from pipeline.core.report import BuildReport
 from pipeline.shell import websub
 from pipeline.shell.cadence import email_cadence
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
 from pipeline.shell.lock import exclusive
+from pipeline.shell.old_site import OldSite
 from pipeline.shell.quick import ContentScan, fingerprint, scan_content
 from pipeline.shell.reading import Progress, read_rows, render_posts
 from pipeline.shell.scan import find_posts
@@ -84,7 +86,8 @@ def _build_with(
 ) -> BuildReport:
     config, key = site.config, cache_key(site.config)
     files = find_posts(site.content_dir, list(content.entries))
-    read = partial(read_rows, config=config, progress=progress)
+    includes = OldSite(site, KnownPosts({}))  # reading a header needs only the includes
+    read = partial(read_rows, config=config, progress=progress, includes=includes)
     gathered = incremental.gather(
         files, index, site.state_path, options.now, options.full_scan, read
     )
@@ -103,10 +106,12 @@ def _build_with(
     needed = incremental.to_render(changes, written, config.feed.limit)
     cadence = email_cadence(site, options.now, changes, gathered, set(already), options.slot_due)
     needed += [h for h in (*cadence.new, *cadence.updated) if h not in needed]
-    rendered = render_posts(needed, config, site.content_dir, site.cache_path)
+    lookup = OldSite(site, incremental.posts_lookup(gathered, site.cache_path))
+    rendered = render_posts(needed, config, site.content_dir, site.cache_path, lookup)
 
     report = BuildReport(changes=changes, posts=gathered.posts, dry_run=options.dry_run)
     report.rejected = gathered.rejected
+    report.kept = gathered.kept
     report.warnings = gathered.warnings + [w for p in rendered.values() for w in p.warnings]
     report.in_feeds = len(changes.live) + (gathered.steady.count() if gathered.steady else 0)
     outputs = render_feed_sets(sets, rendered, config, stylesheet(config), touched)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from pipeline.core.checks import check_outputs, check_posts, config_findings, secret_findings
 from pipeline.core.errors import ConfigError
+from pipeline.core.migration import MigrationReport, migration_report
 from pipeline.core.model import Finding
 from pipeline.core.settings import CONFIG_NAME, parse_config
 from pipeline.core.unsubscribe import unsubscribe_case
+from pipeline.shell.old_site import OldSite
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site, read_config_file, site_of
 
@@ -59,7 +61,8 @@ def load_for_check(
         return None
 
 
-def run_check(site: Site, report: CheckReport, environ: Mapping[str, str]) -> CheckReport:
+def read_posts(site: Site, report: CheckReport) -> list[tuple[str, bytes]]:
+    """Every post file's bytes; one that cannot be read is a finding."""
     files = []
     for entry in find_posts(site.content_dir):
         source = entry.relative
@@ -69,7 +72,18 @@ def run_check(site: Site, report: CheckReport, environ: Mapping[str, str]) -> Ch
             report.findings.append(
                 Finding("unreadable", source, f"cannot be read: {exc.strerror}", severity="error")
             )
-    _posts, findings = check_posts(files, site.config)
+    return files
+
+
+def migration(site: Site) -> MigrationReport:
+    """`check --migrating`: what moving this archive would give."""
+    files = read_posts(site, CheckReport())
+    return migration_report(files, site.config, lambda posts: OldSite(site, posts))
+
+
+def run_check(site: Site, report: CheckReport, environ: Mapping[str, str]) -> CheckReport:
+    files = read_posts(site, report)
+    _posts, findings = check_posts(files, site.config, lambda posts: OldSite(site, posts))
     report.findings.extend(findings)
     report.posts_checked = len(files)
     out = site.out_dir

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,6 +20,10 @@ from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.settings import Config
 from pipeline.shell.quick import ContentScan, nothing_to_do, say_unchanged
 from pipeline.shell.site import load_site
+
+if TYPE_CHECKING:
+    from pipeline.shell.check import CheckReport
+    from pipeline.shell.site import Site
 
 logger = logging.getLogger("pipeline")
 
@@ -212,8 +216,19 @@ def build(
 @cli.command()
 @site_options
 @click.option("--strict", is_flag=True, help="Warnings count as problems too (exit 1).")
+@click.option(
+    "--migrating",
+    is_flag=True,
+    help="For an archive from Jekyll, Hugo, Pelican or WordPress: one screen on whether "
+    "the move is safe (tags resolved and left, posts held back, sample permalinks).",
+)
 def check(
-    site: Path, config_path: Path | None, now: str | None, as_json: bool, strict: bool
+    site: Path,
+    config_path: Path | None,
+    now: str | None,
+    as_json: bool,
+    strict: bool,
+    migrating: bool,
 ) -> None:
     """Lint posts and configuration, validate out/; exit 1 on any problem."""
     setup_logging(quiet=as_json, verbose=False)
@@ -223,6 +238,8 @@ def check(
 
         report = CheckReport()
         config = load_for_check(site, config_path, report, {})
+        if migrating:
+            return _migrating(config, report, as_json)
         if config is not None:
             run_check(config, report, os.environ)
         if as_json:
@@ -240,6 +257,23 @@ def check(
         return report.exit_code(strict)
 
     run(action)
+
+
+def _migrating(config: Site | None, report: CheckReport, as_json: bool) -> int:
+    from pipeline.core.migration import describe_migration
+    from pipeline.shell.check import migration
+
+    if config is None:
+        for finding in report.findings:
+            click.echo(str(finding), err=True)
+        return 2
+    result = migration(config)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        for line in describe_migration(result):
+            click.echo(line)
+    return 0 if result.safe else 1
 
 
 @cli.command()

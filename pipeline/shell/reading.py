@@ -19,7 +19,8 @@ from pipeline.core.codec import header_from_json
 from pipeline.core.entry import Entry
 from pipeline.core.errors import PostError
 from pipeline.core.model import Header, Post
-from pipeline.core.posts.read import read_header, read_post
+from pipeline.core.posts.read import outline, read_header, read_post
+from pipeline.core.posts.templating.lookup import Lookup, NoLookup, still_true
 from pipeline.core.settings import Config
 from pipeline.shell.files import read_limited
 from pipeline.store import rendered as cache
@@ -33,12 +34,13 @@ PARALLEL_FROM = 1500  # files to read before a second process pays for itself
 PARALLEL_RENDER_FROM = 40  # posts to render before it does
 
 
-def read_row(entry: Entry, config: Config) -> Row | PostError:
-    """A file's header as an index row, or why it cannot be read."""
+def read_row(entry: Entry, config: Config, includes: Lookup | None = None) -> Row | PostError:
+    """A file's header as an index row, or why it cannot be read (`includes` answers
+    for the include files its template syntax names)."""
     source = entry.relative
     try:
         raw = read_limited(Path(entry.path), source, config.build.max_post_bytes)
-        header = read_header(source, raw, config)
+        header = read_header(source, raw, config, includes)
     except PostError as error:
         return error
     except OSError as exc:
@@ -46,29 +48,34 @@ def read_row(entry: Entry, config: Config) -> Row | PostError:
     return row_for(entry.stat, header)
 
 
-def _row_as_text(config: Config, entry: Entry) -> tuple[str, str | tuple[Any, ...]]:
+def _row_as_text(
+    config: Config, includes: Lookup | None, entry: Entry
+) -> tuple[str, str | tuple[Any, ...]]:
     """In a worker: the header as its JSON text (cheaper to send back than a pickled
     Header with its datetimes and time zones), or an error as plain values."""
-    outcome = read_row(entry, config)
+    outcome = read_row(entry, config, includes)
     if isinstance(outcome, PostError):
         return entry.relative, (outcome.source, outcome.message, outcome.hint, outcome.line)
     return entry.relative, outcome.text
 
 
 def read_rows(
-    stale: list[Entry], config: Config, progress: Progress | None = None
+    stale: list[Entry],
+    config: Config,
+    progress: Progress | None = None,
+    includes: Lookup | None = None,
 ) -> Iterator[tuple[Entry, Row | PostError]]:
     """Each file's header as an index row, or why it cannot be read, as they are
     read (on every core when there are many)."""
     if len(stale) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
         for entry in progress(stale, len(stale)) if progress else stale:
-            yield entry, read_row(entry, config)
+            yield entry, read_row(entry, config, includes)
         return
     by_source = {entry.relative: entry for entry in stale}
     outcomes: dict[str, str | tuple[Any, ...]] = {}
 
     def arriving() -> Iterator[Entry]:
-        for source, outcome in in_parallel(partial(_row_as_text, config), stale):
+        for source, outcome in in_parallel(partial(_row_as_text, config, includes), stale):
             outcomes[source] = outcome
             yield by_source[source]
 
@@ -82,25 +89,51 @@ def read_rows(
 
 def in_parallel(worker: Callable[[T], R], items: list[T]) -> Iterator[R]:
     """worker(item) for every item on every core (forked: nothing to re-import), as
-    the results arrive."""
+    the results arrive. The worker (with its configuration and lookup) reaches each
+    process once, by the fork, not pickled again with every batch of items."""
     processes = max(2, min(os.cpu_count() or 1, 4))
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
-        yield from pool.imap_unordered(worker, items, chunksize=max(1, len(items) // 40))
+    with context.Pool(processes, initializer=_hold, initargs=(worker,)) as pool:
+        yield from pool.imap_unordered(_run, items, chunksize=max(1, len(items) // 40))
 
 
-def render_one(content_dir: Path, config: Config, header: Header) -> Post:
-    post = read_post(header.source, (content_dir / header.source).read_bytes(), config)
+_held: Callable[[Any], Any] | None = None  # in a worker process: its worker
+
+
+def _hold(worker: Callable[[Any], Any]) -> None:
+    global _held  # noqa: PLW0603 (one per worker process, set as it starts)
+    _held = worker
+
+
+def _run(item: Any) -> Any:
+    assert _held is not None  # noqa: S101 (set by the pool's initializer)
+    return _held(item)
+
+
+def render_one(content_dir: Path, config: Config, lookup: Lookup, header: Header) -> Post:
+    try:
+        raw = (content_dir / header.source).read_bytes()
+        post = read_post(header.source, raw, config, lookup)
+    except (PostError, OSError):
+        # A post kept in the feeds as it last was, whose rendering is no longer cached
+        # (the file cannot be read now; its reading error is reported).
+        return outline(header)
     if post.content_hash != header.content_hash:  # the file changed while we built
         post = replace(post, header=replace(post.header, content_hash=header.content_hash))
     return post
 
 
 def render_posts(
-    headers: Iterable[Header], config: Config, content_dir: Path, cache_path: Path
+    headers: Iterable[Header],
+    config: Config,
+    content_dir: Path,
+    cache_path: Path,
+    lookup: Lookup | None = None,
 ) -> dict[str, Post]:
     """The rendered posts of these headers by identity: from the cache by content
-    hash, else read and rendered now (the only place bodies are parsed)."""
+    hash (while what its links named is unchanged), else read and rendered now (the
+    only place bodies are parsed). `lookup` answers for the posts links name."""
+    lookup = lookup or NoLookup()
     wanted = {header.identity: header for header in headers}
     key = cache.cache_key(config)
     cached = cache.load_rendered(cache_path, key, {h.content_hash for h in wanted.values()})
@@ -108,11 +141,11 @@ def render_posts(
     missing: list[Header] = []
     for identity, header in wanted.items():
         post = cached.get(header.content_hash)
-        if post is None or post.source != header.source:
+        if post is None or post.source != header.source or not still_true(post.depends, lookup):
             missing.append(header)
         else:
             result[identity] = post
-    render = partial(render_one, content_dir, config)
+    render = partial(render_one, content_dir, config, lookup)
     if len(missing) >= PARALLEL_RENDER_FROM and (os.cpu_count() or 1) >= 2:
         for post in in_parallel(render, missing):
             result[post.identity] = post

@@ -39,6 +39,23 @@ class Site:
         return self.state_path.with_name("cache.sqlite")
 
     @property
+    def old_root(self) -> Path:
+        """The old site's folder, which `{% link %}` paths start from."""
+        given = self.config.build.site_root
+        if given:
+            return self._folder / given
+        return self.content_dir.parent if self.content_dir.name == "_posts" else self.content_dir
+
+    @property
+    def includes_dir(self) -> Path:
+        given = self.config.build.includes
+        return self._folder / given if given else self.old_root / "_includes"
+
+    @property
+    def _folder(self) -> Path:
+        return self.config_file.parent if self.config_file else self.content_dir.parent
+
+    @property
     def paths(self) -> SitePaths:
         return SitePaths(
             self.content_dir, self.out_dir, self.state_path, self.template_dir, self.config_file

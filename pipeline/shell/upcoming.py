@@ -10,8 +10,10 @@ from pipeline.core.dates import rfc3339
 from pipeline.core.emails import render_email
 from pipeline.core.errors import PipelineError, PostError
 from pipeline.core.model import Email, Header
+from pipeline.core.posts.templating.lookup import KnownPosts
 from pipeline.core.schedule import next_slot
 from pipeline.shell.build import BuildOptions, run_build
+from pipeline.shell.old_site import OldSite
 from pipeline.shell.reading import render_posts
 from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
@@ -42,9 +44,10 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
         raise NoEmail("Some posts cannot be read", tuple(str(e) for e in report.rejected))
     templates = load_templates(site.template_dir)
     config = site.config
+    lookup = OldSite(site, KnownPosts.of((p.source, p.url) for p in report.posts))
     if post:
         header = _find(report.posts, post)
-        rendered = render_posts([header], config, site.content_dir, site.cache_path)
+        rendered = render_posts([header], config, site.content_dir, site.cache_path, lookup)
         single = replace(config, email=replace(config.email, mode="per-post"))
         email = render_email((rendered[header.identity],), (), single, templates)
         return Upcoming(f"Per-post email for {header.source}", email, (header,))
@@ -60,7 +63,7 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
     live = report.changes.live if report.changes else ()
     if not live:
         raise NoEmail("Nothing to preview", ("there is no published post yet",))
-    newest = render_posts(live[:1], config, site.content_dir, site.cache_path)
+    newest = render_posts(live[:1], config, site.content_dir, site.cache_path, lookup)
     email = render_email((newest[live[0].identity],), (), config, templates)
     return Upcoming("Nothing new to send: the newest post, as a sample", email, live[:1])
 

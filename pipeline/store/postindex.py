@@ -16,16 +16,19 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 from pipeline.core.codec import header_from_json, header_to_json
 from pipeline.core.dates import rfc3339
 from pipeline.core.model import Header
+from pipeline.core.posts.templating.lookup import file_stem
 from pipeline.core.settings import Config
 from pipeline.store.ledger import post_states
 from pipeline.store.sqlite import chunks, marks, tables
@@ -154,7 +157,10 @@ class PostIndex:
     ) -> None:
         """Store re-read headers as `rows` yields them (`replaced`: the files that had
         a row), and forget files that are gone, in one transaction marked as not yet
-        recorded by the ledger. Into an empty index (a first build), rows go in before
+        recorded by the ledger. A replaced file that yields no row (it cannot be read
+        now) keeps its row: the post's last readable header, which keeps it in the
+        feeds until it is fixed, and whose file's old size and time make the next
+        build read it again. Into an empty index (a first build), rows go in before
         the secondary indexes are made: several times faster than keeping them
         current. `rows` is consumed in any case."""
         if not self.writable:
@@ -163,7 +169,7 @@ class PostIndex:
             return
         pending = iter(rows)
         first = next(pending, None)
-        if first is None and not dropped and not replaced:
+        if first is None and not dropped:
             return  # nothing changed: no write transaction at all
         db = self._db
         stored: dict[str, Row] = {}
@@ -186,22 +192,17 @@ class PostIndex:
 
         db.execute("BEGIN IMMEDIATE")
         try:
-            gone = [(source,) for source in (*dropped, *replaced)]
-            affected = {
-                (kind, name)
-                for source in gone
-                for kind, name in db.execute(
-                    "SELECT kind, name FROM terms WHERE source = ?", source
-                )
-            }
-            db.executemany("DELETE FROM files WHERE source = ?", gone)
-            db.executemany("DELETE FROM terms WHERE source = ?", gone)
+            affected = self._forget(db, [(source,) for source in dropped], files=True)
             empty = db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
             bulk = empty and len(replaced) + len(dropped) == 0
             if bulk:
                 for name in _SECONDARY:
                     db.execute(f"DROP INDEX IF EXISTS {name}")  # noqa: S608 (constant names)
-            db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values())
+            db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values()
+            )
+            had_rows = set(replaced)
+            affected |= self._forget(db, [(s,) for s in stored if s in had_rows], files=False)
             db.executemany(
                 "INSERT INTO terms VALUES (?, ?, ?, ?, ?)",
                 (
@@ -222,12 +223,26 @@ class PostIndex:
                     (kind, name, kind, name),
                 )
             db.execute("DELETE FROM names WHERE posts = 0")
-            if stored or gone:
+            if stored or dropped:
                 db.execute("INSERT OR REPLACE INTO index_meta VALUES ('recorded', '0')")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @staticmethod
+    def _forget(db: sqlite3.Connection, sources: list[tuple[str]], files: bool) -> set[Any]:
+        """Delete these files' terms (and, with `files`, their rows); returns the
+        (kind, name) pairs whose counts change."""
+        affected = {
+            (kind, name)
+            for source in sources
+            for kind, name in db.execute("SELECT kind, name FROM terms WHERE source = ?", source)
+        }
+        if files:
+            db.executemany("DELETE FROM files WHERE source = ?", sources)
+        db.executemany("DELETE FROM terms WHERE source = ?", sources)
+        return affected
 
     def recorded(
         self, ledger_path: Path, token: str, now: datetime, candidates: Collection[str] | None
@@ -472,3 +487,46 @@ def _prepare(
     db.execute("INSERT INTO index_meta VALUES ('recorded', '0')")
     db.execute("COMMIT")
     return PostIndex(db, path, complete=False, writable=True, kinds=kinds)
+
+
+class IndexedPosts:
+    """The posts' URLs by file, asked of the index (a Lookup's post half): a link in
+    one post costs a query, not the archive's headers. Opens its own read-only
+    connection in each process, so forked workers can ask too."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"path": self.path, "_db": None, "_pid": 0}
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None or self._pid != os.getpid():
+            uri = f"file:{quote(str(self.path))}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=10)
+            self._pid = os.getpid()
+        return self._db
+
+    def post_url(self, source: str) -> str | None:
+        try:
+            row = (
+                self._connection()
+                .execute("SELECT post FROM files WHERE source = ?", (source,))
+                .fetchone()
+            )
+        except sqlite3.Error:
+            return None
+        return header_from_json(row[0]).url if row else None
+
+    def posts_named(self, stem: str) -> tuple[str, ...]:
+        pattern = "%" + stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%"
+        try:
+            rows = self._connection().execute(
+                "SELECT source FROM files WHERE source LIKE ? ESCAPE '\\'", (pattern,)
+            )
+            sources = [source for (source,) in rows]
+        except sqlite3.Error:
+            return ()
+        return tuple(sorted(s for s in sources if file_stem(s) == stem))

@@ -33,6 +33,7 @@ DROPPED_WITH_CONTENT = frozenset(
 ALLOWED_ATTRIBUTES = {
     "*": {"lang", "dir", "title"},
     "a": {"href"},
+    "code": {"class"},  # only a language class: `language-python` (see `sanitize`)
     "img": {"src", "alt", "width", "height"},
     "ol": {"start"},
     "td": {"colspan", "rowspan"},
@@ -42,6 +43,7 @@ URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
+_LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
 _ANCHOR = re.compile(r'<a\b([^>]*?)\bhref="([^"]*)"([^>]*)>')
 _RAW_HREF = re.compile(r"""href\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 _RAW_LINK = re.compile(r"""(?:href|src)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
@@ -134,6 +136,61 @@ def render_inline(block: Block) -> str:
     return str(renderer.renderInline(list(block.inline), parser.options, {}))
 
 
+def inline_html(markdown: str) -> str:
+    """A line of Markdown (a caption) as inline HTML, unsanitized."""
+    parser = _parser()
+    return str(parser.renderInline(markdown))
+
+
+def code_regions(markdown: str) -> list[tuple[int, int]]:
+    """The character ranges of `markdown` that are code: fenced and indented blocks,
+    raw HTML blocks holding <pre> or <code>, and inline code spans. Template syntax
+    inside them is shown as written, never resolved."""
+    starts = [0]
+    for line in markdown.split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+
+    def offset(line: int) -> int:
+        return min(starts[min(line, len(starts) - 1)], len(markdown))
+
+    regions: list[tuple[int, int]] = []
+    for token in _parser().parse(markdown):
+        if not token.map:
+            continue
+        first, last = offset(token.map[0]), offset(token.map[1])
+        if token.type in ("fence", "code_block"):
+            regions.append((first, last))
+        elif token.type == "html_block" and _CODE_TAG.search(token.content):
+            regions.append((first, last))
+        elif token.type == "inline":
+            regions.extend((first + a, first + b) for a, b in _code_spans(markdown[first:last]))
+    return sorted(regions)
+
+
+_CODE_TAG = re.compile(r"<(?:pre|code)\b", re.IGNORECASE)
+_BACKTICKS = re.compile(r"(?<!\\)`+")
+_HTML_CODE = re.compile(r"<code\b[^>]*>.*?</code>", re.IGNORECASE | re.DOTALL)
+
+
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    """CommonMark code spans (a run of backticks closed by a run of the same length)
+    and raw <code> elements, as ranges of `text`."""
+    spans = [match.span() for match in _HTML_CODE.finditer(text)]
+    runs = list(_BACKTICKS.finditer(text))
+    i = 0
+    while i < len(runs):
+        opener = runs[i]
+        closer = next(
+            (j for j in range(i + 1, len(runs)) if len(runs[j][0]) == len(opener[0])), None
+        )
+        if closer is None:
+            i += 1
+            continue
+        spans.append((opener.start(), runs[closer].end()))
+        i = closer + 1
+    return spans
+
+
 def inline_text(children: Sequence[Token], urls: bool = False) -> str:
     """Inline tokens as plain text; with `urls`, a link reads `text (url)`."""
     parts: list[str] = []
@@ -195,9 +252,11 @@ def sanitize(fragment: str, base_url: str) -> str:
     event attributes and any URL scheme but http(s), mailto and tel.
     """
 
-    def absolute(_tag: str, attribute: str, value: str) -> str:
+    def absolute(_tag: str, attribute: str, value: str) -> str | None:
         if attribute in ("href", "src"):
             return to_uri(urljoin(base_url, value))
+        if attribute == "class":  # a code block's language, nothing that restyles
+            return value if _LANGUAGE_CLASS.fullmatch(value) else None
         return value
 
     return str(

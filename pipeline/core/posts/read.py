@@ -9,11 +9,14 @@ naming the file, the field and what to change. The front matter is read by
 from __future__ import annotations
 
 import hashlib
+import html
 import posixpath
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -31,6 +34,15 @@ from pipeline.core.posts.front_matter import (
 )
 from pipeline.core.posts.images import featured_image
 from pipeline.core.posts.markup import parse_blocks, to_uri
+from pipeline.core.posts.permalinks import Facts, expand
+from pipeline.core.posts.templating import (
+    Place,
+    Resolved,
+    TagProblem,
+    has_template_syntax,
+    resolve,
+)
+from pipeline.core.posts.templating.lookup import Lookup, NoLookup, Recorder
 from pipeline.core.settings import Config
 
 PUBLISHED_STATUSES = frozenset({"publish", "published"})
@@ -38,20 +50,31 @@ NOT_POSTS = frozenset({"page", "attachment", "nav_menu_item", "revision"})
 _DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
 
 
-def read_post(source: str, raw: bytes, config: Config) -> Post:
-    """Read one post file, body and all. `source` is its path under content/."""
-    meta, body = _split(source, raw)
-    return _render(_header(source, meta, raw, config), meta, clean_text(body), config)
+def read_post(source: str, raw: bytes, config: Config, lookup: Lookup | None = None) -> Post:
+    """Read one post file, body and all. `source` is its path under content/; the
+    `lookup` answers for the other posts its links name."""
+    meta, body, first_line = _split(source, raw)
+    header = _header(source, meta, raw, config, body, first_line, includes=lookup)
+    return _render(header, meta, clean_text(body), first_line, config, lookup or NoLookup())
 
 
-def read_header(source: str, raw: bytes, config: Config) -> Header:
-    """Read what deciding needs (front matter, identity, dates, state), not the body.
-    Every error `read_post` raises for the front matter, this raises too."""
-    meta, _body = _split(source, raw)
-    return _header(source, meta, raw, config)
+def read_header(source: str, raw: bytes, config: Config, includes: Lookup | None = None) -> Header:
+    """Read what deciding needs (front matter, identity, dates, state), not the whole
+    body: only whether its template syntax can be resolved (`includes` answers for
+    the include files; links to other posts are the rendering's to resolve). Every
+    error `read_post` raises for the front matter, this raises too."""
+    meta, body, first_line = _split(source, raw)
+    return _header(source, meta, raw, config, body, first_line, includes=includes)
 
 
-def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str]:
+def template_tags(source: str, raw: bytes, config: Config, lookup: Lookup) -> Resolved:
+    """The post's template syntax, resolved against the site (for `check`)."""
+    meta, body, first_line = _split(source, raw)
+    header = _header(source, meta, raw, config, body, first_line, strict=False)
+    return resolve(clean_text(body), _place(header, meta, first_line, config), lookup)
+
+
+def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str, int]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -62,7 +85,9 @@ def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str]:
         ) from None
     # Newlines unified here; XML-illegal characters are removed from the front matter
     # by split_front_matter, and from the body only when it is rendered.
-    return split_front_matter(source, text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    meta, body = split_front_matter(source, text)
+    return meta, body, text.count("\n", 0, len(text) - len(body)) + 1
 
 
 def _date(source: str, key: str, value: Any, config: Config, warnings: list[Finding]) -> datetime:
@@ -108,6 +133,8 @@ def _slug(meta: Mapping[str, Any], source: str) -> str:
     if meta.get("slug") not in (None, ""):
         return as_text(source, "slug", meta["slug"]).strip().strip("/")
     stem = _stem(source)
+    if stem in ("index", "_index") and "/" in source:  # a Hugo page bundle: its folder
+        stem = posixpath.basename(posixpath.dirname(source))
     match = _DATED_NAME.match(stem)
     return match[2] if match else stem
 
@@ -117,25 +144,22 @@ def _slug(meta: Mapping[str, Any], source: str) -> str:
 PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]*)?")
 
 
-def _post_url(
-    meta: Mapping[str, Any], source: str, slug: str, published: datetime, config: Config
-) -> str:
+def _post_url(meta: Mapping[str, Any], source: str, facts: Facts, config: Config) -> str:
     site_url = config.site.url
-    if meta.get("url") not in (None, ""):
-        given = as_text(source, "url", meta["url"]).strip()
-        if PLAIN_URL.fullmatch(given):
-            return given
-        url = urljoin(site_url, given)
+    for key in ("url", "permalink"):  # the post's own, then the site's pattern
+        if meta.get(key) not in (None, ""):
+            given = as_text(source, key, meta[key]).strip()
+            if PLAIN_URL.fullmatch(given):
+                return given
+            if key == "url" or "://" in given:
+                return _checked_url(source, urljoin(site_url, given))
+            pattern = given
+            break
     else:
-        url = config.site.permalink.format(
-            site_url=site_url,
-            slug=slug,
-            year=f"{published.year:04d}",
-            month=f"{published.month:02d}",
-            day=f"{published.day:02d}",
-        )
-        if PLAIN_URL.fullmatch(url):
-            return url
+        pattern = config.site.permalink
+    url = expand(pattern, config.site.permalink_style, site_url, facts, config.site.timezone)
+    if PLAIN_URL.fullmatch(url):
+        return url
     return _checked_url(source, url)
 
 
@@ -168,7 +192,16 @@ def _stable_uuid(site_url: str, identity: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, site_url + '#' + identity)}"
 
 
-def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> Header:
+def _header(
+    source: str,
+    meta: dict[str, Any],
+    raw: bytes,
+    config: Config,
+    body: str,
+    first_line: int,
+    strict: bool = True,
+    includes: Lookup | None = None,
+) -> Header:
     title_value = meta.get("title")
     if title_value in (None, ""):
         raise PostError(source, "has no title", 'add title: "..." to the front matter')
@@ -203,7 +236,12 @@ def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> He
         modified = published
 
     slug = _slug(meta, source)
-    url = _post_url(meta, source, slug, published, config)
+    ckey, categories = field(meta, "categories")
+    category_names = as_names(source, ckey, categories)
+    facts = Facts(
+        slug, meta.get("slug") not in (None, ""), title, published, category_names, source
+    )
+    url = _post_url(meta, source, facts, config)
     raw_id = "" if meta.get("id") in (None, "") else as_text(source, "id", meta["id"]).strip()
     if raw_id:
         identity = raw_id
@@ -230,9 +268,8 @@ def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> He
             "'disclosures' must be a list of paragraphs",
             'write disclosures: ["**Affiliate disclosure:** This post contains affiliate links."]',
         )
-    ckey, categories = field(meta, "categories")
     tkey, tags = field(meta, "tags")
-    return Header(
+    header = Header(
         identity=identity,
         source=source,
         content_hash=hashlib.sha256(raw).hexdigest(),
@@ -242,19 +279,49 @@ def _header(source: str, meta: dict[str, Any], raw: bytes, config: Config) -> He
         published=published,
         modified=modified,
         draft=_is_unpublished(meta),
-        categories=as_names(source, ckey, categories),
+        categories=category_names,
         tags=as_names(source, tkey, tags),
         author=" ".join((author or config.site.author).split()),
         excerpt=excerpt,
         warnings=tuple(warnings),
     )
+    if not strict or not has_template_syntax(body):
+        return header
+    left = resolve(body, _place(header, meta, first_line, config), includes or NoLookup()).left
+    if left and config.build.unknown_tags == "reject":
+        first = left[0]
+        more = f" (and {len(left) - 1} more)" if len(left) > 1 else ""
+        raise PostError(source, f"{first.message}: {first.tag}{more}", first.hint, line=first.line)
+    return replace(header, warnings=header.warnings + tuple(_tag_warning(source, p) for p in left))
 
 
-def _render(header: Header, meta: dict[str, Any], body: str, config: Config) -> Post:
-    """The header completed with its body: cleaned HTML, disclosures, excerpt."""
+def _tag_warning(source: str, problem: TagProblem, kind: str = "unknown-tag") -> Finding:
+    return Finding(kind, source, f"{problem.message}: {problem.tag}", problem.hint, problem.line)
+
+
+def _place(header: Header, meta: dict[str, Any], first_line: int, config: Config) -> Place:
+    site = config.site
+    return Place(
+        header.source, header.url, site.url, meta, first_line, site.title, site.description
+    )
+
+
+def _render(
+    header: Header,
+    meta: dict[str, Any],
+    body: str,
+    first_line: int,
+    config: Config,
+    lookup: Lookup,
+) -> Post:
+    """The header completed with its body: template syntax resolved, cleaned HTML,
+    disclosures, excerpt."""
     source = header.source
+    recorder = Recorder(lookup)
+    known = set(header.warnings)  # the tags reading the header found are reported there
+    resolved = resolve(body, _place(header, meta, first_line, config), recorder)
     stripped = strip_chrome(
-        parse_blocks(body), header.title, header.published, config.site.timezone
+        parse_blocks(resolved.markdown), header.title, header.published, config.site.timezone
     )
     arranged = arrange_body(source, stripped.blocks, meta.get("disclosures"), header.url, config)
     excerpt = header.excerpt
@@ -278,9 +345,26 @@ def _render(header: Header, meta: dict[str, Any], body: str, config: Config) -> 
         html=arranged.html,
         disclosures=arranged.disclosures,
         affiliate_links=arranged.affiliate_links,
-        warnings=arranged.warnings + tuple(image_warnings),
+        warnings=arranged.warnings
+        + tuple(image_warnings)
+        + tuple(_tag_warning(source, p, "unknown-target") for p in resolved.unresolved)
+        + tuple(w for w in map(partial(_tag_warning, source), resolved.left) if w not in known),
         image=image,
+        enclosures=resolved.enclosures,
+        depends=recorder.answers(),
     )
+
+
+def outline(header: Header) -> Post:
+    """A post as its header alone shows it: the title, link and excerpt, no body."""
+    paragraph = f"<p>{html.escape(header.excerpt, quote=False)}</p>" if header.excerpt else ""
+    warning = Finding(
+        "outline-only",
+        header.source,
+        "its last published body is no longer cached: the feeds show its title, link "
+        "and excerpt until the file can be read again",
+    )
+    return Post(header, header.author, header.excerpt, paragraph, (), (), (warning,))
 
 
 class Identified(Protocol):
