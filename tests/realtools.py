@@ -76,3 +76,25 @@ def dump_dom(url: str) -> str:
     result = chromium("--virtual-time-budget=5000", "--dump-dom", url)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+def newsboat_items(feed: Path, home: Path) -> list[tuple[str, str, str]]:
+    """(guid, title, content) of every item newsboat keeps of `feed`, served over
+    loopback and read by newsboat's own headless reload."""
+    import sqlite3
+
+    binary = require("newsboat")
+    home.mkdir()
+    (home / "config").write_text("")
+    with serve(feed.parent) as base:
+        (home / "urls").write_text(base + feed.name + "\n")
+        subprocess.run(
+            [binary, "-u", "urls", "-c", "cache.db", "-C", "config", "-x", "reload"],
+            cwd=home,
+            env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+    with sqlite3.connect(home / "cache.db") as db:
+        return sorted(db.execute("SELECT guid, title, content FROM rss_item"))
