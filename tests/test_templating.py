@@ -14,8 +14,8 @@ from pipeline.core.feedsets import feed_sets
 from pipeline.core.model import Enclosure, Post
 from pipeline.core.posts.markup import sanitize
 from pipeline.core.posts.read import read_post
-from pipeline.core.posts.templating import Place, Resolved, resolve
 from pipeline.core.posts.templating.lookup import KnownPosts, Recorder, still_true
+from pipeline.core.posts.templating.resolve import Place, Resolved, resolve
 from tests.conftest import make_config
 
 ARCHIVES = Path(__file__).parent / "archives"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from pipeline.core.dates import DateError, parse_date
@@ -35,15 +35,13 @@ from pipeline.core.posts.front_matter import (
 from pipeline.core.posts.images import featured_image
 from pipeline.core.posts.markup import parse_blocks, to_uri
 from pipeline.core.posts.permalinks import Facts, expand
-from pipeline.core.posts.templating import (
-    Place,
-    Resolved,
-    TagProblem,
-    has_template_syntax,
-    resolve,
-)
 from pipeline.core.posts.templating.lookup import Lookup, NoLookup, Recorder
+from pipeline.core.posts.templating.quick import has_template_syntax, may_leave_tags
+from pipeline.core.posts.templating.work import Place, TagProblem
 from pipeline.core.settings import Config
+
+if TYPE_CHECKING:
+    from pipeline.core.posts.templating.resolve import Resolved
 
 PUBLISHED_STATUSES = frozenset({"publish", "published"})
 NOT_POSTS = frozenset({"page", "attachment", "nav_menu_item", "revision"})
@@ -70,6 +68,8 @@ def read_header(source: str, raw: bytes, config: Config, includes: Lookup | None
 def template_tags(source: str, raw: bytes, config: Config, lookup: Lookup) -> Resolved:
     """The post's template syntax, resolved against the site (for `check`)."""
     meta, body, first_line = _split(source, raw)
+    from pipeline.core.posts.templating.resolve import resolve  # only posts that need it
+
     header = _header(source, meta, raw, config, body, first_line, strict=False)
     return resolve(clean_text(body), _place(header, meta, first_line, config), lookup)
 
@@ -285,14 +285,24 @@ def _header(
         excerpt=excerpt,
         warnings=tuple(warnings),
     )
-    if not strict or not has_template_syntax(body):
+    if not strict or not may_leave_tags(body):
         return header
+    from pipeline.core.posts.templating.resolve import resolve  # only posts that need it
+
     left = resolve(body, _place(header, meta, first_line, config), includes or NoLookup()).left
     if left and config.build.unknown_tags == "reject":
         first = left[0]
         more = f" (and {len(left) - 1} more)" if len(left) > 1 else ""
         raise PostError(source, f"{first.message}: {first.tag}{more}", first.hint, line=first.line)
     return replace(header, warnings=header.warnings + tuple(_tag_warning(source, p) for p in left))
+
+
+def _resolved(body: str, place: Place, lookup: Lookup) -> Resolved:
+    from pipeline.core.posts.templating.resolve import Resolved, resolve
+
+    if not has_template_syntax(body):
+        return Resolved(body, (), (), (), ())
+    return resolve(body, place, lookup)
 
 
 def _tag_warning(source: str, problem: TagProblem, kind: str = "unknown-tag") -> Finding:
@@ -319,7 +329,7 @@ def _render(
     source = header.source
     recorder = Recorder(lookup)
     known = set(header.warnings)  # the tags reading the header found are reported there
-    resolved = resolve(body, _place(header, meta, first_line, config), recorder)
+    resolved = _resolved(body, _place(header, meta, first_line, config), recorder)
     stripped = strip_chrome(
         parse_blocks(resolved.markdown), header.title, header.published, config.site.timezone
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 
+from pipeline.core.posts.templating.quick import PELICAN_KINDS as KINDS
 from pipeline.core.posts.templating.work import Work, link_url
 
-KINDS = "filename|static|attach|tag|category|author|index"
 LINK = (
     r"(?:\{(?P<pl_kind>" + KINDS + r")\}|\|(?P<pl_old>" + KINDS + r")\|)"
     r"(?P<pl_target>[^\s)\"'<>\]]*)"

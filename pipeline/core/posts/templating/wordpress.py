@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 from pipeline.core.model import Enclosure
 from pipeline.core.posts.markup import inline_html, to_uri
+from pipeline.core.posts.templating.quick import WORDPRESS_CORE as CORE
 from pipeline.core.posts.templating.work import Work, attribute, link_url
 
 SHORTCODE = r"\[(?P<wp_close>/)?(?P<wp_name>[A-Za-z][\w-]*)(?P<wp_args>(?:\s[^\]\n]*)?)\]"
@@ -21,7 +22,6 @@ VIDEO_LINE = (
     r"|videopress\.com/v/|(?:twitter|x)\.com/\w+/status/|soundcloud\.com/|open\.spotify\.com/"
     r"|mixcloud\.com/|tiktok\.com/)[^\s<>\"'\]]*)[ \t]*$"
 )
-CORE = frozenset({"caption", "wp_caption", "embed", "audio", "video", "gallery", "playlist"})
 _ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))""")
 _MEDIA = re.compile(
     r"^\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?"
