@@ -40,6 +40,8 @@ def test_jekyll_styles_and_placeholders(pattern: str, url: str) -> None:
 def test_jekyll_dates_are_the_site_time_zone_s() -> None:
     east = timezone(timedelta(hours=2))
     assert "/2024/03/06/" in expand("pretty", "", SITE, FACTS, east)
+    # our own {year} pattern keeps the date as written: no existing post's URL moves
+    assert expand("{site_url}{day}/", "", SITE, FACTS, east).endswith("/05/")
 
 
 def test_jekyll_slugify_modes() -> None:

@@ -72,8 +72,8 @@ def problem(pattern: str, style: str) -> str | None:
 def expand(pattern: str, style: str, site_url: str, facts: Facts, zone: tzinfo | None) -> str:
     """The URL (not yet checked) that `pattern` gives for this post."""
     kind = style_of(pattern, style)
-    when = facts.published.astimezone(zone) if zone is not None else facts.published
-    if kind == "format":
+    if kind == "format":  # as it always was: the date as written, so no URL moves
+        when = facts.published
         return pattern.format(
             site_url=site_url,
             slug=facts.slug,
@@ -81,6 +81,7 @@ def expand(pattern: str, style: str, site_url: str, facts: Facts, zone: tzinfo |
             month=f"{when.month:02d}",
             day=f"{when.day:02d}",
         )
+    when = facts.published.astimezone(zone) if zone is not None else facts.published
     pattern = JEKYLL_STYLES.get(pattern, pattern)
     values = _jekyll(facts, when) if kind == "jekyll" else _hugo(facts, facts.published)
     path = _PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), pattern)
