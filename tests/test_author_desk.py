@@ -142,8 +142,10 @@ def test_status_before_and_after_a_build(site: Site) -> None:
 def test_status_and_preview_never_touch_the_ledger_or_out(site: Site) -> None:
     site.post("a.md", date="2026-05-30T00:00:00+00:00", slug="a")
     run(site, "status")
-    run(site, "check")
     assert not site.out.exists() and not (site.root / ".newsletter").exists()
+    run(site, "check")  # keeps what it found, beside the cache, and nothing else
+    assert not site.out.exists()
+    assert [p.name for p in (site.root / ".newsletter").iterdir()] == ["check.sqlite"]
 
 
 # --- preview, in a real browser -----------------------------------------------

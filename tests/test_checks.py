@@ -12,7 +12,7 @@ CONFIG = make_config()
 
 
 def by_kind(files: list[tuple[str, str]]) -> dict[str, list[tuple[str, int | None, str]]]:
-    _posts, findings = check_posts([(name, text.encode()) for name, text in files], CONFIG)
+    findings = check_posts([(name, text.encode()) for name, text in files], CONFIG)
     found: dict[str, list[tuple[str, int | None, str]]] = {}
     for finding in findings:
         found.setdefault(finding.kind, []).append((finding.file, finding.line, finding.severity))
@@ -37,7 +37,7 @@ def test_each_rule_names_its_kind_file_and_line() -> None:
 
 
 def test_a_duplicate_identity_and_an_unreadable_post_are_errors_in_file_order() -> None:
-    _posts, findings = check_posts(
+    findings = check_posts(
         [
             ("a.md", post_text(slug="same").encode()),
             ("b.md", b"no front matter"),

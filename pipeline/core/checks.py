@@ -11,7 +11,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -21,8 +22,8 @@ from pipeline.core.manifest import parse_manifest
 from pipeline.core.model import Finding, Post
 from pipeline.core.posts.front_matter import clean_text, split_front_matter
 from pipeline.core.posts.markup import parse_blocks
-from pipeline.core.posts.read import one_per_identity, read_header, read_post
-from pipeline.core.posts.templating.lookup import KnownPosts, Lookup
+from pipeline.core.posts.read import one_per_identity, read_header, read_post_and_links
+from pipeline.core.posts.templating.lookup import Answers, KnownPosts, Lookup
 from pipeline.core.settings import Config
 
 GMAIL_CLIP_BYTES = 102_000
@@ -48,54 +49,87 @@ def lenient(config: Config) -> Config:
     return replace(config, build=replace(config.build, unknown_tags="strip"))
 
 
-def known_posts(
-    files: Sequence[tuple[str, bytes]], config: Config, includes: Lookup | None = None
-) -> tuple[KnownPosts, list[Finding]]:
-    """Every readable post's URL by file, which their links resolve against, and
-    the errors of those that cannot be read."""
-    urls: list[tuple[str, str]] = []
+@dataclass(frozen=True)
+class Checked:
+    """One post file as `check` found it. Kept by content hash: while the file, the
+    configuration and the answers in `depends` stay the same, so do its findings."""
+
+    source: str
+    url: str | None  # None: its header cannot be read (no other post can link to it)
+    identity: str | None  # None: it cannot be read as a post (`findings` says why)
+    findings: tuple[Finding, ...]
+    depends: Answers = ()  # what reading it asked of the other posts, pages, includes
+    id_line: int | None = None  # where a duplicate identity is reported
+
+
+class Identity(NamedTuple):
+    identity: str
+    source: str
+
+
+def header_url(
+    source: str, raw: bytes, config: Config, includes: Lookup | None = None
+) -> str | Finding:
+    """The post's URL, which other posts' links resolve against, or why its header
+    cannot be read. `config` is the `lenient` one."""
+    try:
+        return read_header(source, raw, config, includes).url
+    except PostError as error:
+        return error.finding()
+
+
+def check_post(source: str, raw: bytes, url: str, config: Config, lookup: Lookup) -> Checked:
+    """Read one post whose header reads (its `url`) and lint it; `config` is the
+    `lenient` one, `lookup` knows every post's URL."""
+    try:
+        post, targets = read_post_and_links(source, raw, config, lookup)
+    except PostError as error:
+        return Checked(source, url, None, (error.finding(),))
+    text = raw.decode("utf-8-sig", "replace")
+    line = line_of(text, "id:") or line_of(text, "slug:")
+    findings = tuple(_lint(post, text, targets))
+    return Checked(source, url, post.identity, findings, post.depends, line)
+
+
+def combine(checked: Iterable[Checked]) -> list[Finding]:
+    """Every file's findings in the order given, and the duplicate identities: a later
+    file with an identity already taken is an error, naming the first, and is not
+    linted (one rule for the build and for `check`)."""
+    checked = list(checked)
+    read = (Identity(c.identity, c.source) for c in checked if c.identity is not None)
+    _kept, duplicates = one_per_identity(read)
+    rejected = {error.source: error for error in duplicates}
     findings: list[Finding] = []
-    for source, raw in files:
-        try:
-            urls.append((source, read_header(source, raw, config, includes).url))
-        except PostError as error:
-            findings.append(error.finding())
-    return KnownPosts.of(urls), findings
+    for item in checked:
+        duplicate = rejected.get(item.source)
+        if duplicate is None:
+            findings.extend(item.findings)
+        else:
+            findings.append(replace(duplicate.finding(), line=item.id_line))
+    return findings
 
 
 def check_posts(
     files: Sequence[tuple[str, bytes]],
     config: Config,
     site_lookup: Callable[[KnownPosts], Lookup] = lambda posts: posts,
-) -> tuple[list[Post], list[Finding]]:
-    """Read and lint every post file; returns the readable posts and the findings.
-    `site_lookup` adds the old site's pages and includes to the posts' URLs."""
+) -> list[Finding]:
+    """Read and lint every post file, in the order given (a full check, with nothing
+    kept from an earlier one). `site_lookup` adds the old site's pages and includes
+    to the posts' URLs."""
     config = lenient(config)
-    posts_known, findings = known_posts(files, config, site_lookup(KnownPosts({})))
-    lookup = site_lookup(posts_known)
-    read: list[Post] = []
-    texts: dict[str, str] = {}
-    for source, raw in files:
-        if source not in posts_known.urls:
-            continue
-        try:
-            read.append(read_post(source, raw, config, lookup))
-        except PostError as error:
-            findings.append(error.finding())
-            continue
-        texts[source] = raw.decode("utf-8-sig", "replace")
-    posts, duplicates = one_per_identity(read)
-    for duplicate in duplicates:
-        text = texts[duplicate.source]
-        line = line_of(text, "id:") or line_of(text, "slug:")
-        findings.append(replace(duplicate.finding(), line=line))
-    for post in posts:
-        findings.extend(_lint(post, texts[post.source]))
-    order = {source: index for index, (source, _raw) in enumerate(files)}
-    return posts, sorted(findings, key=lambda finding: order[finding.file])
+    includes = site_lookup(KnownPosts({}))
+    urls = {source: header_url(source, raw, config, includes) for source, raw in files}
+    lookup = site_lookup(KnownPosts.of((s, u) for s, u in urls.items() if isinstance(u, str)))
+    return combine(
+        check_post(source, raw, url, config, lookup)
+        if isinstance(url := urls[source], str)
+        else Checked(source, None, None, (url,))
+        for source, raw in files
+    )
 
 
-def _lint(post: Post, text: str) -> Iterable[Finding]:
+def _lint(post: Post, text: str, targets: list[str] | None) -> Iterable[Finding]:
     source = post.source
     for warning in post.header.warnings + post.warnings:
         if warning.kind == "undisclosed-affiliate":
@@ -127,7 +161,7 @@ def _lint(post: Post, text: str) -> Iterable[Finding]:
                 line=line_of(text, target.rsplit("/", 1)[-1]) if target else None,
                 severity="error",
             )
-    yield from _links(source, text)
+    yield from _links(source, text, targets)
     for disclosure in post.disclosures:
         label = disclosure.label.rstrip(":").strip()
         if label and label in post.excerpt and disclosure.text not in post.excerpt:
@@ -146,13 +180,15 @@ def _host(url: str) -> str:
     return re.sub(r"^https?://", "", url).split("/")[0]
 
 
-def _links(source: str, text: str) -> Iterable[Finding]:
-    """Link targets the pipeline cannot turn into a web address."""
-    try:
-        _meta, body = split_front_matter(source, clean_text(text))
-    except PostError:
-        return
-    targets = [target for block in parse_blocks(body) for target in block.links(images=True)]
+def _links(source: str, text: str, targets: list[str] | None) -> Iterable[Finding]:
+    """Link targets the pipeline cannot turn into a web address, as the body writes
+    them (`targets`, when the post's reading parsed the body as written)."""
+    if targets is None:
+        try:
+            _meta, body = split_front_matter(source, clean_text(text))
+        except PostError:
+            return
+        targets = [target for block in parse_blocks(body) for target in block.links(images=True)]
     for target in targets:
         scheme = _SCHEME.match(target)
         problem = ""

@@ -100,3 +100,20 @@ def post_from_json(text: str) -> Post:
         enclosures=tuple(Enclosure(*e) for e in enclosures),
         depends=tuple((question, answer) for question, answer in depends),
     )
+
+
+def findings_to_json(findings: tuple[Finding, ...]) -> str:
+    """Findings as compact text; "" for none (most posts have none)."""
+    if not findings:
+        return ""
+    return json.dumps([_finding_values(f) for f in findings], ensure_ascii=False)
+
+
+def findings_from_json(text: str) -> tuple[Finding, ...]:
+    if not text:
+        return ()
+    values = json.loads(text)
+    width = len(Finding.__dataclass_fields__)
+    if not isinstance(values, list) or any(len(v) != width for v in values):
+        raise ValueError("findings of another shape")
+    return tuple(_finding(v) for v in values)

@@ -82,6 +82,7 @@ class Finding:
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "kind": self.kind,
             "file": self.file,
             "line": self.line,
             "severity": self.severity,

@@ -250,9 +250,11 @@ def check(
             for note in report.notes:
                 click.echo(f"note: {note}")
             errors, total = len(report.errors), len(report.findings)
+            unchanged = report.posts_checked - report.posts_read
+            kept = f" ({unchanged} as they were last checked)" if unchanged > 0 else ""
             click.echo(
-                f"{report.posts_checked} post(s) and {report.outputs_checked} output file(s) "
-                f"checked: {errors} error(s), {total - errors} warning(s)"
+                f"{report.posts_checked} post(s){kept} and {report.outputs_checked} output "
+                f"file(s) checked: {errors} error(s), {total - errors} warning(s)"
             )
         return report.exit_code(strict)
 

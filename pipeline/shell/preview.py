@@ -116,7 +116,7 @@ class PreviewSource:
             return Shown(missing.label, errors=missing.errors)
         email, label, posts = upcoming.email, upcoming.label, upcoming.posts
         files = [(p.source, (site.content_dir / p.source).read_bytes()) for p in posts]
-        _posts, findings = check_posts(files, site.config)
+        findings = check_posts(files, site.config)
         return Shown(
             label,
             sender=site.config.email.from_address,

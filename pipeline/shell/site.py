@@ -39,6 +39,11 @@ class Site:
         return self.state_path.with_name("cache.sqlite")
 
     @property
+    def check_cache_path(self) -> Path:
+        """What `check` found in each post, beside the build's cache."""
+        return self.state_path.with_name("check.sqlite")
+
+    @property
     def old_root(self) -> Path:
         """The old site's folder, which `{% link %}` paths start from."""
         given = self.config.build.site_root

@@ -13,7 +13,7 @@ import html
 import posixpath
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -33,7 +33,7 @@ from pipeline.core.posts.front_matter import (
     split_front_matter,
 )
 from pipeline.core.posts.images import featured_image
-from pipeline.core.posts.markup import parse_blocks, to_uri
+from pipeline.core.posts.markup import Block, parse_blocks, to_uri
 from pipeline.core.posts.permalinks import Facts, expand
 from pipeline.core.posts.templating.lookup import Lookup, NoLookup, Recorder
 from pipeline.core.posts.templating.quick import has_template_syntax, may_leave_tags
@@ -51,9 +51,29 @@ _DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
 def read_post(source: str, raw: bytes, config: Config, lookup: Lookup | None = None) -> Post:
     """Read one post file, body and all. `source` is its path under content/; the
     `lookup` answers for the other posts its links name."""
+    return read_post_and_links(source, raw, config, lookup)[0]
+
+
+def read_post_and_links(
+    source: str, raw: bytes, config: Config, lookup: Lookup | None = None
+) -> tuple[Post, list[str] | None]:
+    """The post, and the link and image targets as its body writes them (before the
+    chrome is taken away and links are made absolute), for `check`'s rules, from the
+    same parse; None when the body had template syntax (what was parsed was the
+    resolved text, not the written one)."""
     meta, body, first_line = _split(source, raw)
     header = _header(source, meta, raw, config, body, first_line, includes=lookup)
-    return _render(header, meta, clean_text(body), first_line, config, lookup or NoLookup())
+    targets: list[str] = []
+    seen: list[bool] = []
+
+    def written(blocks: list[Block]) -> None:
+        seen.append(True)
+        targets.extend(target for block in blocks for target in block.links(images=True))
+
+    post = _render(
+        header, meta, clean_text(body), first_line, config, lookup or NoLookup(), written
+    )
+    return post, targets if seen else None
 
 
 def read_header(source: str, raw: bytes, config: Config, includes: Lookup | None = None) -> Header:
@@ -323,16 +343,19 @@ def _render(
     first_line: int,
     config: Config,
     lookup: Lookup,
+    written: Callable[[list[Block]], None] | None = None,
 ) -> Post:
     """The header completed with its body: template syntax resolved, cleaned HTML,
-    disclosures, excerpt."""
+    disclosures, excerpt. `written` is shown the blocks when they are the body as
+    written (no template syntax)."""
     source = header.source
     recorder = Recorder(lookup)
     known = set(header.warnings)  # the tags reading the header found are reported there
     resolved = _resolved(body, _place(header, meta, first_line, config), recorder)
-    stripped = strip_chrome(
-        parse_blocks(resolved.markdown), header.title, header.published, config.site.timezone
-    )
+    blocks = parse_blocks(resolved.markdown)
+    if written is not None and resolved.markdown == body:
+        written(blocks)
+    stripped = strip_chrome(blocks, header.title, header.published, config.site.timezone)
     arranged = arrange_body(source, stripped.blocks, meta.get("disclosures"), header.url, config)
     excerpt = header.excerpt
     if field(meta, "excerpt")[1] is None:

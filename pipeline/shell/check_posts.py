@@ -1,0 +1,136 @@
+"""Shell: `check`'s posts, incrementally. What each file was found to hold is kept
+(`store.checked`) by its size and modification time, its content hash, the
+configuration and code, and the answers its links were given; a `check` reads and
+lints again only the files that changed and the posts whose answers did (a link to
+a post that moved, an include that was edited). Duplicate identities are decided
+afresh over every file each time, from the kept identities. The findings are the
+same as a full check's: the same core functions make them, in the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from pipeline.core.checks import Checked, check_post, combine, header_url, lenient
+from pipeline.core.entry import Entry
+from pipeline.core.model import Finding
+from pipeline.core.posts.templating.lookup import KnownPosts, Lookup, still_true
+from pipeline.core.settings import Config
+from pipeline.shell.old_site import OldSite
+from pipeline.shell.reading import PARALLEL_FROM, PARALLEL_RENDER_FROM, in_parallel
+from pipeline.shell.scan import find_posts
+from pipeline.shell.site import Site
+from pipeline.store import checked as kept
+from pipeline.store.rendered import cache_key
+
+T = TypeVar("T")
+R = TypeVar("R")
+CHECK_FORMAT = 1  # bump when what a Checked holds, or how it is made, changes
+
+
+@dataclass(frozen=True)
+class PostsChecked:
+    findings: list[Finding]
+    files: int  # post files that could be read
+    read: int  # of them, read and linted this time
+
+
+def check_key(config: Config) -> str:
+    return f"{CHECK_FORMAT}|{cache_key(lenient(config))}"
+
+
+def check_files(site: Site) -> PostsChecked:
+    config = lenient(site.config)
+    key = check_key(site.config)
+    rows = kept.load(site.check_cache_path, key)
+    files = find_posts(site.content_dir)
+    stale = [e for e in files if (row := rows.get(e.relative)) is None or row.stat != e.stat]
+    includes = OldSite(site, KnownPosts({}))
+    heads = dict(_each(partial(_head, config, includes), stale, PARALLEL_FROM))
+
+    unreadable = 0  # changed files whose header cannot be read (or that cannot be opened)
+    results: dict[str, Checked] = {}  # the files read this time, as they stand now
+    saved: list[kept.Row] = []
+    digests: dict[str, str] = {}
+    urls: dict[str, str] = {}
+    for entry in stale:
+        source = entry.relative
+        digest, outcome = heads[source]
+        old = rows.get(source)
+        if isinstance(outcome, Finding):  # it cannot be opened, or its header read
+            results[source] = Checked(source, None, None, (outcome,))
+            unreadable += 1
+            if digest:  # one that cannot be opened is said each time, never kept
+                saved.append(kept.Row(entry.stat, digest, results[source]))
+        elif old is not None and old.digest == digest:  # touched, not changed
+            rows[source] = old._replace(stat=entry.stat)
+            saved.append(rows[source])
+        else:
+            urls[source], digests[source] = outcome, digest
+    present = {entry.relative for entry in files}
+    for source, row in rows.items():
+        if source in present and source not in results and row.checked.url is not None:
+            urls.setdefault(source, row.checked.url)
+    lookup = OldSite(site, KnownPosts.of(urls.items()))
+
+    again = [s for s in urls if s in digests]
+    again += [
+        source
+        for source, row in rows.items()
+        if source in present
+        and source not in digests
+        and source not in results
+        and row.checked.depends
+        and not still_true(row.checked.depends, lookup)
+    ]
+    paths = {entry.relative: entry.path for entry in files}
+    stats = {entry.relative: entry.stat for entry in files}
+    work = [(source, paths[source], urls[source]) for source in again]
+    for item in _each(partial(_lint, config, lookup), work, PARALLEL_RENDER_FROM):
+        results[item.source] = item
+        if item.url is not None:  # read and linted (not gone meanwhile)
+            digest = digests.get(item.source) or rows[item.source].digest
+            saved.append(kept.Row(stats[item.source], digest, item))
+
+    gone = [source for source in rows if source not in present]
+    ordered = [results.get(e.relative) or rows[e.relative].checked for e in files]
+    kept.save(site.check_cache_path, key, saved, gone)
+    unopened = sum(1 for e in stale if not heads[e.relative][0])  # no hash: not opened
+    read = len(again) + unreadable - unopened
+    return PostsChecked(combine(ordered), len(files) - unopened, read)
+
+
+def _each(worker: Callable[[T], R], items: list[T], parallel_from: int) -> list[R]:
+    """worker(item) for each item, on every core when there are many."""
+    if len(items) < parallel_from or (os.cpu_count() or 1) < 2:
+        return [worker(item) for item in items]
+    return list(in_parallel(worker, items))
+
+
+def _head(config: Config, includes: Lookup, entry: Entry) -> tuple[str, tuple[str, str | Finding]]:
+    """A changed file: (its source, (the hash of its bytes, its URL or why its header
+    cannot be read)); the hash is "" when the file cannot be opened."""
+    source = entry.relative
+    try:
+        raw = Path(entry.path).read_bytes()
+    except OSError as exc:
+        finding = Finding("unreadable", source, f"cannot be read: {exc.strerror}", severity="error")
+        return source, ("", finding)
+    digest = hashlib.sha256(raw).hexdigest()[:32]
+    return source, (digest, header_url(source, raw, config, includes))
+
+
+def _lint(config: Config, lookup: Lookup, item: tuple[str, str, str]) -> Checked:
+    source, path, url = item
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        finding = Finding("unreadable", source, f"cannot be read: {exc.strerror}", severity="error")
+        return Checked(source, None, None, (finding,))
+    return check_post(source, raw, url, config, lookup)

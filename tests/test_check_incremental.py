@@ -1,0 +1,132 @@
+"""`check` keeps what it found in each post and, after an edit, reads again only
+what the edit can change: the edited file, the posts whose links or includes now
+answer otherwise, and the duplicate identities over every file. Over a sequence of
+edits its findings are always those of a full check (nothing kept), as the build's
+differential test holds the incremental build to a full one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.shell import check_posts
+from pipeline.shell.cli import cli
+from tests.test_archives import copy_site
+
+POSTS = "_posts"
+WELCOME = f"{POSTS}/2024-01-10-welcome.md"
+TARGET = f"{POSTS}/2024-02-14-liquid-in-code.md"  # the welcome post's post_url names it
+
+
+def check(root: Path) -> dict[str, object]:
+    result = CliRunner().invoke(cli, ["check", "--json", "--site", str(root)])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, object] = json.loads(result.output)
+    return report
+
+
+def full_check(root: Path) -> dict[str, object]:
+    """The same check with nothing kept; the kept findings are put back afterwards."""
+    kept = root / ".newsletter" / "check.sqlite"
+    aside = kept.with_name("aside.sqlite")
+    shutil.move(kept, aside)
+    try:
+        return check(root)
+    finally:
+        shutil.move(aside, kept)
+
+
+def post(root: Path, name: str, body: str, **front: str) -> None:
+    lines = "".join(f"{key}: {value}\n" for key, value in front.items())
+    (root / POSTS / name).write_text(f"---\n{lines}---\n{body}\n")
+
+
+def append(root: Path, name: str, text: str) -> None:
+    path = root / name
+    path.write_text(path.read_text() + text)
+
+
+def touch(root: Path, name: str) -> None:
+    path = root / name
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000_000))
+
+
+PRISTINE = Path(__file__).parent / "archives" / "jekyll-site"
+
+
+def same_id_twice(root: Path) -> None:
+    post(root, "2024-04-02-a.md", "A.", title="A", date="2024-04-02", id="7")
+    post(root, "2024-04-03-b.md", "[x](ftp://b)", title="B", date="2024-04-03", id="7")
+
+
+def break_yaml(root: Path) -> None:
+    path = root / WELCOME
+    text = path.read_text()
+    path.write_text(text.replace('title: "Welcome to Gemstone Notes"', "title: [Welcome"))
+
+
+STEPS: list[tuple[str, Callable[[Path], object], int | None]] = [
+    # (what the author does, the edit, how many posts check reads again; None: all)
+    ("nothing", lambda root: None, 0),
+    (
+        "a post with an image without alt text",
+        lambda root: post(root, "2024-04-01-pics.md", "![](/p.png)", title="P", date="2024-04-01"),
+        1,
+    ),
+    ("a second post with the id of another", same_id_twice, 2),
+    ("a file touched, not changed", lambda root: touch(root, WELCOME), 0),
+    ("the post_url target removed", lambda root: (root / TARGET).unlink(), 1),
+    ("the target back", lambda root: shutil.copy(PRISTINE / TARGET, root / TARGET), 2),
+    (
+        "an include given Liquid of its own",
+        lambda root: append(root, "_includes/note.html", "{% if page.x %}x{% endif %}\n"),
+        1,
+    ),
+    (
+        "the first of the two with one id gone",
+        lambda r: (r / POSTS / "2024-04-02-a.md").unlink(),
+        0,
+    ),
+    ("YAML broken", break_yaml, 2),  # and the post whose post_url names it
+    (
+        "an undisclosed affiliate link",
+        lambda root: append(root, TARGET, "\n[o](https://amzn.to/x)\n"),
+        1,
+    ),
+    (
+        "the configuration changed",
+        lambda root: append(root, "newsletter.toml", "\n[build]\nexcerpt_length = 99\n"),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "every-core"])
+def test_an_incremental_check_finds_what_a_full_check_finds_after_every_edit(
+    parallel: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if parallel:  # the workers' path, which a large archive takes
+        monkeypatch.setattr(check_posts, "PARALLEL_FROM", 1)
+        monkeypatch.setattr(check_posts, "PARALLEL_RENDER_FROM", 1)
+    root = copy_site("jekyll-site", tmp_path)
+    first = check(root)
+    assert first["posts_read"] == first["posts_checked"] == 3
+    seen_kinds: set[str] = set()
+    for label, edit, read_again in STEPS:
+        edit(root)
+        incremental = check(root)
+        full = full_check(root)
+        assert incremental["findings"] == full["findings"], label
+        assert incremental["posts_checked"] == full["posts_checked"], label
+        if read_again is not None:
+            assert incremental["posts_read"] == read_again, label
+        seen_kinds.update(str(f["kind"]) for f in incremental["findings"])  # type: ignore[attr-defined]
+    # the sequence made each kind of finding that depends on another file
+    assert {"missing-alt", "unreadable", "unknown-target", "unknown-tag"} <= seen_kinds
