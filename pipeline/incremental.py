@@ -9,7 +9,8 @@ A cron run after one publish must cost what changed, not the archive's size:
   feed's newest entries;
 - only the *touched* category and tag feeds (a changed post is in them, or was)
   are rendered and written.
-A first build, a dry run or a full scan decides from every post. Nothing here
+A first build or a full scan decides from every post; a dry run (`status`,
+`preview`) asks the read-only index as a cron run does, deciding on what changed. Nothing here
 touches the disk but through the store; the shell reads the files (`read`).
 """
 
@@ -77,13 +78,25 @@ def gather(
     fresh = {source: row.post for source, row in rows.items()}
     steady = None
     chosen: set[str] | None = None
-    if index is not None and index.writable and not full_scan and not head.first_build:
+    queried = index is not None and (index.writable or index.complete)
+    if index is not None and queried and not full_scan and not head.first_build:
         chosen, vanished = index.candidates(
             ledger_path, now, head.marks.build_token, changed=rows.keys()
         )
+        # A dry run's index is read-only: it still holds the changed files as they
+        # were and the gone ones. Both are decided on, as read now or as removed,
+        # with the files that share an identity with what was read.
+        was = set()
+        if not index.writable:
+            was = set(previous)
+            shared = {row.post.identity for row in rows.values()}
+            shared |= {post.identity for post in previous.values()}
+            chosen |= rows.keys() | index.sources_of(shared)
+        chosen |= was
         headers = {s: fresh[s] for s in chosen if s in fresh}
-        headers.update(index.headers(chosen - headers.keys()))
+        headers.update(index.headers(chosen - headers.keys() - gone))
         identities = {post.identity for post in headers.values()} | vanished
+        identities |= {previous[s].identity for s in was}
         snapshot = ledger.read_snapshot(ledger_path, only=identities)
         steady = index.steady(chosen)
         warned = index.headers(steady.warned())

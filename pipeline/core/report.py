@@ -20,7 +20,9 @@ class BuildReport:
     """What a build did, for people (log lines) and machines (--json)."""
 
     changes: Changes | None = None
-    posts: list[Header] = field(default_factory=list)  # every post read, published or not
+    posts: list[Header] = field(default_factory=list)  # every post decided on (see incremental)
+    shown: list[Header] = field(default_factory=list)  # the posts rendered: emails', feeds'
+    feed_posts: list[Header] = field(default_factory=list)  # the feeds' posts, newest first
     rejected: list[PostError] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)  # rejected files whose last version is shown
     warnings: list[Finding] = field(default_factory=list)

@@ -51,6 +51,7 @@ class BuildOptions:
     full_scan: bool = False  # re-read every file, trusting no size or modification time
     content_scan: ContentScan | None = None  # content/ as already scanned, if it was
     slot_due: bool = False  # email what waits as if the schedule's slot had come (preview)
+    feeds: bool = True  # render the feeds (a dry run for `status` needs only the emails)
 
 
 def run_build(site: Site, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
@@ -103,18 +104,23 @@ def _build_with(
     live, names = incremental.feed_posts(changes, gathered, touched, config)
     sets = feed_sets(live, config, names)  # once: the index lists every feed
     written = incremental.written_feeds(sets, touched)
-    needed = incremental.to_render(changes, written, config.feed.limit)
+    needed = incremental.to_render(changes, written if options.feeds else (), config.feed.limit)
     cadence = email_cadence(site, options.now, changes, gathered, set(already), options.slot_due)
     needed += [h for h in (*cadence.new, *cadence.updated) if h not in needed]
     lookup = OldSite(site, incremental.posts_lookup(gathered, site.cache_path))
     rendered = render_posts(needed, config, site.content_dir, site.cache_path, lookup)
 
     report = BuildReport(changes=changes, posts=gathered.posts, dry_run=options.dry_run)
+    report.shown, report.feed_posts = needed, list(live)
     report.rejected = gathered.rejected
     report.kept = gathered.kept
     report.warnings = gathered.warnings + [w for p in rendered.values() for w in p.warnings]
     report.in_feeds = len(changes.live) + (gathered.steady.count() if gathered.steady else 0)
-    outputs = render_feed_sets(sets, rendered, config, stylesheet(config), touched)
+    outputs = (
+        render_feed_sets(sets, rendered, config, stylesheet(config), touched)
+        if options.feeds or not options.dry_run
+        else []
+    )
     if config.email.enabled:
         templates = load_templates(site.template_dir)
         new = [rendered[header.identity] for header in cadence.new]

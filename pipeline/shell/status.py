@@ -1,28 +1,45 @@
 """Shell: `newsletter status`, what a build would do now and what the ledger holds.
 
-It runs the build's decision as a dry run (nothing is written, not even the
-lock), then reads the ledger's history and the emails in out/email/.
+It takes a cron run's path: when nothing changed since the last clean build and
+nothing is due (the nothing-changed exit), that build's outcome stands; else the
+build's decision runs as a dry run on the read-only post index (nothing is written,
+not even the lock). Then it reads the ledger's history and the emails in out/email/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.report import BuildReport
 from pipeline.core.schedule import next_slot
-from pipeline.shell.build import BuildOptions, run_build
+from pipeline.shell.quick import scan_content, unchanged
 from pipeline.shell.site import Site
 from pipeline.shell.written import written_emails
 from pipeline.store import ledger, subscribers
 from pipeline.store.outbox import read_only_counts
 
+if TYPE_CHECKING:
+    from pipeline.core.report import BuildReport
+
 
 def gather_status(site: Site, now: datetime) -> dict[str, Any]:
-    report = run_build(site, BuildOptions(now=now, dry_run=True))
-    recorded = ledger.read_snapshot(site.state_path).email_ids
+    history = ledger.history(site.state_path)
+    content = scan_content(site.paths)
+    quiet = unchanged(site.paths, now, content.inputs)  # the nothing-changed exit's test
+    would = _unchanged(history) if quiet else None
+    rejected: list[dict[str, Any]] = []
+    if would is None:
+        from pipeline.shell.build import BuildOptions, run_build  # only when deciding
+
+        options = BuildOptions(now=now, dry_run=True, content_scan=content, feeds=False)
+        report = run_build(site, options)
+        would = _would(report, site)
+        rejected = [
+            {"file": e.source, "line": e.line, "message": e.message} for e in report.rejected
+        ]
+    recorded = ledger.read_snapshot(site.state_path, only=()).email_ids
     emails = [
         {
             "email_id": email_id,
@@ -34,18 +51,16 @@ def gather_status(site: Site, now: datetime) -> dict[str, Any]:
     ]
     return {
         "now": rfc3339(now),
-        "would": _would(report, site),
+        "would": would,
         "last_builds": [
             {
                 "ran_at": ran_at,
                 **{k: summary.get(k) for k in ("new", "modified", "removed", "emails")},
             }
-            for ran_at, summary in ledger.history(site.state_path)
+            for ran_at, summary in history
         ],
         "emails_on_disk": emails,
-        "rejected": [
-            {"file": e.source, "line": e.line, "message": e.message} for e in report.rejected
-        ],
+        "rejected": rejected,
         "outbox": _outbox(site),
         "subscribers": subscribers.read_only_counts(site.state_path),
         "schedule": _schedule(site, now),
@@ -76,6 +91,28 @@ def _outbox(site: Site) -> dict[str, Any]:
     }
 
 
+def _unchanged(history: list[tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
+    """What a build would do when nothing changed since the last clean one: nothing,
+    with that build's posts in the feeds. None when that build left posts waiting
+    (scheduled, held): they are named by file, which only deciding knows."""
+    if not history:
+        return None
+    summary = history[0][1]
+    if summary.get("scheduled") or summary.get("held") or "in_feeds" not in summary:
+        return None
+    return {
+        "first_build": False,
+        "new": [],
+        "modified": [],
+        "removed": [],
+        "scheduled": [],
+        "held_by_settle_window": [],
+        "feeds_only": [],
+        "emails": [],
+        "in_feeds": summary["in_feeds"],
+    }
+
+
 def _would(report: BuildReport, site: Site) -> dict[str, Any]:
     changes = report.changes
     if changes is None:  # a dry run always decides; this keeps the types honest
@@ -99,7 +136,7 @@ def _would(report: BuildReport, site: Site) -> dict[str, Any]:
             {"subject": e.subject, "new": len(e.new), "updated": len(e.updated)}
             for e in report.emails
         ],
-        "in_feeds": len(changes.live),
+        "in_feeds": report.in_feeds,
     }
 
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 from pipeline.core.dates import rfc3339
 from pipeline.core.emails import render_email
 from pipeline.core.errors import PipelineError, PostError
 from pipeline.core.model import Email, Header
-from pipeline.core.posts.templating.lookup import KnownPosts
+from pipeline.core.posts.read import read_header
+from pipeline.core.posts.templating.lookup import KnownPosts, Layered
 from pipeline.core.schedule import next_slot
 from pipeline.shell.build import BuildOptions, run_build
+from pipeline.shell.files import read_limited
 from pipeline.shell.old_site import OldSite
 from pipeline.shell.reading import render_posts
+from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
+from pipeline.store.postindex import IndexedPosts
 
 
 class NoEmail(PipelineError):
@@ -39,14 +44,17 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
     """The next email; with `post` (an identity or file), that post as a per-post
     email; with nothing new, the newest post as a sample. PipelineError says why
     there is none."""
-    report = run_build(site, BuildOptions(now=now, dry_run=True, slot_due=True))
+    options = BuildOptions(now=now, dry_run=True, slot_due=True, feeds=False)
+    report = run_build(site, options)
     if report.rejected:
         raise NoEmail("Some posts cannot be read", tuple(str(e) for e in report.rejected))
     templates = load_templates(site.template_dir)
     config = site.config
-    lookup = OldSite(site, KnownPosts.of((p.source, p.url) for p in report.posts))
+    known = KnownPosts.of((p.source, p.url) for p in [*report.feed_posts, *report.posts])
+    indexed = site.cache_path.exists()
+    lookup = OldSite(site, Layered(known, IndexedPosts(site.cache_path)) if indexed else known)
     if post:
-        header = _find(report.posts, post)
+        header = _find([*report.posts, *report.feed_posts], post) or _read(site, post)
         rendered = render_posts([header], config, site.content_dir, site.cache_path, lookup)
         single = replace(config, email=replace(config.email, mode="per-post"))
         email = render_email((rendered[header.identity],), (), single, templates)
@@ -54,13 +62,13 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
     if report.emails:
         email = report.emails[0]
         wanted = set(email.new + email.updated)
-        posts = tuple(p for p in report.posts if p.identity in wanted)
+        posts = tuple(p for p in report.shown if p.identity in wanted)
         label = f"The next email: {len(email.new)} new, {len(email.updated)} updated"
         slot = next_slot(config.email.schedule, now, config.site.timezone)
         if slot is not None:
             label += f", at the first build after {rfc3339(slot)} ({config.email.schedule})"
         return Upcoming(label, email, posts)
-    live = report.changes.live if report.changes else ()
+    live = tuple(report.feed_posts)
     if not live:
         raise NoEmail("Nothing to preview", ("there is no published post yet",))
     newest = render_posts(live[:1], config, site.content_dir, site.cache_path, lookup)
@@ -68,8 +76,18 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
     return Upcoming("Nothing new to send: the newest post, as a sample", email, live[:1])
 
 
-def _find(posts: list[Header], wanted: str) -> Header:
+def _find(posts: list[Header], wanted: str) -> Header | None:
     for post in posts:
         if wanted in (post.identity, post.source, post.source.rsplit("/", 1)[-1]):
             return post
+    return None
+
+
+def _read(site: Site, wanted: str) -> Header:
+    """A post that no feed shows and nothing changed in (a dry run on the index
+    decides only on what changed), by its file: read from content/ as it is."""
+    for entry in find_posts(site.content_dir):
+        if wanted in (entry.relative, entry.relative.rsplit("/", 1)[-1]):
+            raw = read_limited(Path(entry.path), entry.relative, site.config.build.max_post_bytes)
+            return read_header(entry.relative, raw, site.config, OldSite(site, KnownPosts({})))
     raise PostError(wanted, "no such post", "give its id, slug or file name under content/")

@@ -152,6 +152,15 @@ class PostIndex:
         return found
 
     @_guarded
+    def sources_of(self, identities: Iterable[str]) -> set[str]:
+        """The indexed files whose post has one of these identities."""
+        found: set[str] = set()
+        for chunk in chunks(list(identities)):
+            query = f"SELECT source FROM files WHERE identity IN ({marks(len(chunk))})"  # noqa: S608 (only "?" marks)
+            found.update(row[0] for row in self._db.execute(query, chunk))
+        return found
+
+    @_guarded
     def update(
         self, rows: Iterable[tuple[str, Row]], dropped: Collection[str], replaced: Collection[str]
     ) -> None:
@@ -408,7 +417,7 @@ SELECT identity FROM {_LEDGER} WHERE NOT removed
 """  # noqa: S608 (constants)
 _NOT_CANDIDATE = "source NOT IN (SELECT source FROM temp.candidates)"
 # Every candidate is a row (the candidate query picks rows): no NOT IN scan needed.
-_STEADY_COUNT = "SELECT (SELECT COUNT(*) FROM files) - (SELECT COUNT(*) FROM temp.candidates)"
+_STEADY_COUNT = f"SELECT COUNT(*) FROM files WHERE {_NOT_CANDIDATE}"  # noqa: S608 (constants)
 _NAMES = "SELECT kind, name, posts FROM names"
 _CANDIDATE_NAMES = (
     "SELECT kind, name, COUNT(*) FROM terms "

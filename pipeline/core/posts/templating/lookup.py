@@ -126,3 +126,26 @@ class Recorder:
 def still_true(answers: Answers, lookup: Lookup) -> bool:
     """Whether every recorded answer is still the answer."""
     return all(answer_of(lookup, question) == answer for question, answer in answers)
+
+
+class PostsLookup(Protocol):
+    """A Lookup's post half: what the posts' URLs are."""
+
+    def post_url(self, source: str) -> str | None: ...
+    def posts_named(self, stem: str) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Layered:
+    """The posts just read, then the rest (a Lookup's post half): a dry run's index
+    still holds the posts as the last build left them, so what was read since
+    answers first."""
+
+    first: PostsLookup
+    rest: PostsLookup
+
+    def post_url(self, source: str) -> str | None:
+        return self.first.post_url(source) or self.rest.post_url(source)
+
+    def posts_named(self, stem: str) -> tuple[str, ...]:
+        return tuple(sorted({*self.first.posts_named(stem), *self.rest.posts_named(stem)}))
