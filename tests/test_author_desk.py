@@ -272,3 +272,29 @@ def test_the_preview_watcher_survives_a_missing_file_and_sees_changes(tmp_path) 
     with_post = fingerprint(watched)
     (tmp_path / "newsletter.toml").write_text("[site]\n")
     assert empty != with_post != fingerprint(watched)
+
+
+def test_status_with_nothing_changed_says_what_deciding_would_say(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nothing-changed exit's answer (the last clean build's outcome) is the one
+    a dry run would give: checked with the exit taken and with it refused."""
+    import pipeline.shell.status
+
+    for n in range(3):
+        site.post(f"p{n}.md", date=f"2026-05-1{n}T00:00:00+00:00", slug=f"p{n}")
+    site.build(now=NOW)
+    taken: list[object] = []
+    outcome = pipeline.shell.status._unchanged
+
+    def spied(history: list[tuple[str, dict[str, object]]]) -> object:
+        taken.append(history)
+        return outcome(history)
+
+    monkeypatch.setattr(pipeline.shell.status, "_unchanged", spied)
+    code, quick = run(site, "status", "--json")
+    assert taken, "the nothing-changed exit was taken"
+    monkeypatch.setattr(pipeline.shell.status, "unchanged", lambda *args: False)
+    code, decided = run(site, "status", "--json")
+    assert json.loads(quick) == json.loads(decided)
+    assert json.loads(quick)["would"]["in_feeds"] == 3

@@ -27,7 +27,7 @@ TARGET = f"{POSTS}/2024-02-14-liquid-in-code.md"  # the welcome post's post_url 
 def check(root: Path) -> dict[str, object]:
     result = CliRunner().invoke(cli, ["check", "--json", "--site", str(root)])
     assert result.exit_code in (0, 1), result.output
-    report: dict[str, object] = json.loads(result.output)
+    report: dict[str, object] = json.loads(result.stdout)
     return report
 
 
@@ -130,3 +130,26 @@ def test_an_incremental_check_finds_what_a_full_check_finds_after_every_edit(
         seen_kinds.update(str(f["kind"]) for f in incremental["findings"])  # type: ignore[attr-defined]
     # the sequence made each kind of finding that depends on another file
     assert {"missing-alt", "unreadable", "unknown-target", "unknown-tag"} <= seen_kinds
+
+
+@pytest.mark.parametrize("damage", [b"not a database", b""], ids=["garbage", "empty"])
+def test_a_damaged_check_cache_is_rebuilt_by_a_full_check(damage: bytes, tmp_path: Path) -> None:
+    root = copy_site("jekyll-site", tmp_path)
+    post(root, "2024-04-01-pics.md", "![](/p.png)", title="P", date="2024-04-01")
+    first = check(root)
+    kept = root / ".newsletter" / "check.sqlite"
+    kept.write_bytes(damage)
+    again = check(root)
+    assert again["findings"] == first["findings"] and again["posts_read"] == 4
+    assert check(root)["posts_read"] == 0, "and kept again"
+
+
+def test_a_kept_row_of_another_shape_is_read_again(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = copy_site("jekyll-site", tmp_path)
+    post(root, "2024-04-01-pics.md", "![](/p.png)", title="P", date="2024-04-01")
+    first = check(root)
+    with sqlite3.connect(root / ".newsletter" / "check.sqlite") as db:
+        db.execute("UPDATE checked SET findings = '[[1, 2]]' WHERE findings != ''")
+    assert check(root)["findings"] == first["findings"]

@@ -10,14 +10,15 @@ same as a full check's: the same core functions make them, in the same order.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from pipeline.core.checks import Checked, check_post, combine, header_url, lenient
+from pipeline.core.checks import Checked, Seen, check_post, combine, header_url, lenient
 from pipeline.core.entry import Entry
 from pipeline.core.model import Finding
 from pipeline.core.posts.templating.lookup import KnownPosts, Lookup, still_true
@@ -29,6 +30,7 @@ from pipeline.shell.site import Site
 from pipeline.store import checked as kept
 from pipeline.store.rendered import cache_key
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 CHECK_FORMAT = 1  # bump when what a Checked holds, or how it is made, changes
@@ -46,11 +48,20 @@ def check_key(config: Config) -> str:
 
 
 def check_files(site: Site) -> PostsChecked:
-    config = lenient(site.config)
     key = check_key(site.config)
     rows = kept.load(site.check_cache_path, key)
+    try:
+        return _check(site, key, rows)
+    except (ValueError, TypeError, KeyError) as error:  # a kept row of another shape
+        logger.warning("%s: unusable (%s); checking every post", site.check_cache_path, error)
+        site.check_cache_path.unlink(missing_ok=True)
+        return _check(site, key, {})
+
+
+def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
+    config = lenient(site.config)
     files = find_posts(site.content_dir)
-    stale = [e for e in files if (row := rows.get(e.relative)) is None or row.stat != e.stat]
+    stale = [e for e in files if (row := rows.get(e.relative)) is None or row[kept.STAT] != e.stat]
     includes = OldSite(site, KnownPosts({}))
     heads = dict(_each(partial(_head, config, includes), stale, PARALLEL_FROM))
 
@@ -68,42 +79,59 @@ def check_files(site: Site) -> PostsChecked:
             unreadable += 1
             if digest:  # one that cannot be opened is said each time, never kept
                 saved.append(kept.Row(entry.stat, digest, results[source]))
-        elif old is not None and old.digest == digest:  # touched, not changed
-            rows[source] = old._replace(stat=entry.stat)
-            saved.append(rows[source])
+        elif old is not None and old[kept.DIGEST] == digest:  # touched, not changed
+            rows[source] = (source, entry.stat, *old[kept.DIGEST :])
+            saved.append(kept.Row(entry.stat, digest, kept.as_checked(source, old)))
         else:
             urls[source], digests[source] = outcome, digest
-    present = {entry.relative for entry in files}
+    by_source = {entry.relative: entry for entry in files}
     for source, row in rows.items():
-        if source in present and source not in results and row.checked.url is not None:
-            urls.setdefault(source, row.checked.url)
+        url = row[kept.URL]
+        if url is not None and source not in results and source in by_source:
+            urls.setdefault(source, url)
     lookup = OldSite(site, KnownPosts.of(urls.items()))
 
     again = [s for s in urls if s in digests]
     again += [
         source
         for source, row in rows.items()
-        if source in present
+        if row[kept.DEPENDS]  # it asked something of other files
+        and source in by_source
         and source not in digests
         and source not in results
-        and row.checked.depends
-        and not still_true(row.checked.depends, lookup)
+        and not still_true(kept.depends_of(row), lookup)
     ]
-    paths = {entry.relative: entry.path for entry in files}
-    stats = {entry.relative: entry.stat for entry in files}
-    work = [(source, paths[source], urls[source]) for source in again]
+    work = [(source, by_source[source].path, urls[source]) for source in again]
     for item in _each(partial(_lint, config, lookup), work, PARALLEL_RENDER_FROM):
         results[item.source] = item
         if item.url is not None:  # read and linted (not gone meanwhile)
-            digest = digests.get(item.source) or rows[item.source].digest
-            saved.append(kept.Row(stats[item.source], digest, item))
+            digest = digests.get(item.source) or rows[item.source][kept.DIGEST]
+            saved.append(kept.Row(by_source[item.source].stat, digest, item))
 
-    gone = [source for source in rows if source not in present]
-    ordered = [results.get(e.relative) or rows[e.relative].checked for e in files]
+    gone = [source for source in rows if source not in by_source]
     kept.save(site.check_cache_path, key, saved, gone)
     unopened = sum(1 for e in stale if not heads[e.relative][0])  # no hash: not opened
     read = len(again) + unreadable - unopened
-    return PostsChecked(combine(ordered), len(files) - unopened, read)
+    return PostsChecked(combine(_seen(files, results, rows)), len(files) - unopened, read)
+
+
+def _seen(
+    files: list[Entry], results: dict[str, Checked], rows: dict[str, kept.Kept]
+) -> Iterator[Seen]:
+    """Each file as read now or as kept, in the order of the files."""
+    for entry in files:
+        source = entry.relative
+        found = results.get(source)
+        if found is not None:
+            yield found.seen
+        else:
+            row = rows[source]
+            yield (
+                source,
+                row[kept.IDENTITY],
+                row[kept.LINE],
+                kept.findings_of(row) if row[kept.FINDINGS] else (),
+            )
 
 
 def _each(worker: Callable[[T], R], items: list[T], parallel_from: int) -> list[R]:

@@ -15,10 +15,12 @@ import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from pipeline.core.checks import Checked
 from pipeline.core.codec import findings_from_json, findings_to_json
+from pipeline.core.model import Finding
+from pipeline.core.posts.templating.lookup import Answers
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +35,27 @@ CREATE TABLE IF NOT EXISTS checked (
 
 
 class Row(NamedTuple):
-    """A file as the last `check` saw it (a tuple: 100,000s are loaded)."""
+    """A file as `check` read it this time, to keep."""
 
     stat: str  # "relative\0size\0mtime_ns", as the scan gives it
     digest: str  # of the file's bytes
     checked: Checked
 
 
-def load(path: Path, key: str) -> dict[str, Row]:
+# A kept row as SQLite gives it, decoded only where needed (100,000s are loaded):
+# (source, stat, digest, url, identity, id_line, findings as text, depends as text).
+Kept = tuple[str, str, str, str | None, str | None, int | None, str, str]
+# Its fields, by index:
+STAT: Final = 1
+DIGEST: Final = 2
+URL: Final = 3
+IDENTITY: Final = 4
+LINE: Final = 5
+FINDINGS: Final = 6
+DEPENDS: Final = 7
+
+
+def load(path: Path, key: str) -> dict[str, Kept]:
     """Every row made under `key`, by file; none when the cache is missing, damaged
     or of another key."""
     if not path.exists():
@@ -50,24 +65,30 @@ def load(path: Path, key: str) -> dict[str, Row]:
             found = db.execute("SELECT value FROM check_meta WHERE key = 'key'").fetchone()
             if found is None or found[0] != key:
                 return {}
-            return {
-                source: Row(stat, digest, _checked(source, url, identity, line, found_, depends))
-                for source, stat, digest, url, identity, line, found_, depends in db.execute(
-                    "SELECT source, stat, digest, url, identity, id_line, findings, depends "
-                    "FROM checked"
-                )
-            }
-    except (sqlite3.Error, ValueError) as error:
+            rows = db.execute(
+                "SELECT source, stat, digest, url, identity, id_line, findings, depends "
+                "FROM checked"
+            )
+            return {row[0]: row for row in rows}
+    except sqlite3.Error as error:
         logger.warning("%s: the check cache is unusable (%s); checking every post", path, error)
         path.unlink(missing_ok=True)  # a cache: the next save starts it afresh
         return {}
 
 
-def _checked(
-    source: str, url: str | None, identity: str | None, line: int | None, found: str, depends: str
-) -> Checked:
-    answers = tuple((q, a) for q, a in json.loads(depends)) if depends else ()
-    return Checked(source, url, identity, findings_from_json(found), answers, line)
+def findings_of(kept: Kept) -> tuple[Finding, ...]:
+    """A kept row's findings (ValueError: a row of another shape)."""
+    return findings_from_json(kept[FINDINGS])
+
+
+def depends_of(kept: Kept) -> Answers:
+    """What reading the post asked, and was answered."""
+    return tuple((q, a) for q, a in json.loads(kept[DEPENDS])) if kept[DEPENDS] else ()
+
+
+def as_checked(source: str, kept: Kept) -> Checked:
+    _source, _stat, _digest, url, identity, line, _found, _depends = kept
+    return Checked(source, url, identity, findings_of(kept), depends_of(kept), line)
 
 
 def save(path: Path, key: str, changed: Iterable[Row], gone: Iterable[str]) -> None:

@@ -418,17 +418,20 @@ def one_per_identity(posts: Iterable[P]) -> tuple[list[P], list[PostError]]:
     rejected: list[PostError] = []
     for post in posts:
         if post.identity in first:
-            rejected.append(
-                PostError(
-                    post.source,
-                    f"has the same identity {post.identity!r} as {first[post.identity]}",
-                    "give one of them its own id (or url/slug) in the front matter",
-                )
-            )
+            rejected.append(same_identity(post.source, post.identity, first[post.identity]))
             continue
         first[post.identity] = post.source
         kept.append(post)
     return kept, rejected
+
+
+def same_identity(source: str, identity: str, first: str) -> PostError:
+    """The error of a post whose identity the file `first` already has."""
+    return PostError(
+        source,
+        f"has the same identity {identity!r} as {first}",
+        "give one of them its own id (or url/slug) in the front matter",
+    )
 
 
 def make_excerpt(paragraphs: Sequence[str], length: int) -> str:
