@@ -10,8 +10,9 @@ A cron run after one publish must cost what changed, not the archive's size:
 - only the *touched* category and tag feeds (a changed post is in them, or was)
   are rendered and written.
 A first build or a full scan decides from every post; a dry run (`status`,
-`preview`) asks the read-only index as a cron run does, deciding on what changed. Nothing here
-touches the disk but through the store; the shell reads the files (`read`).
+`preview`) asks the read-only index as a cron run does, deciding on what changed.
+Nothing here touches the disk but through the store; the shell reads the files
+(`read`).
 """
 
 from __future__ import annotations

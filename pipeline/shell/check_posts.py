@@ -66,6 +66,7 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
     heads = dict(_each(partial(_head, config, includes), stale, PARALLEL_FROM))
 
     unreadable = 0  # changed files whose header cannot be read (or that cannot be opened)
+    unopened: list[str] = []
     results: dict[str, Checked] = {}  # the files read this time, as they stand now
     saved: list[kept.Row] = []
     digests: dict[str, str] = {}
@@ -77,8 +78,10 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
         if isinstance(outcome, Finding):  # it cannot be opened, or its header read
             results[source] = Checked(source, None, None, (outcome,))
             unreadable += 1
-            if digest:  # one that cannot be opened is said each time, never kept
+            if digest:
                 saved.append(kept.Row(entry.stat, digest, results[source]))
+            else:  # one that cannot be opened is said each time: its row is dropped
+                unopened.append(source)
         elif old is not None and old[kept.DIGEST] == digest:  # touched, not changed
             rows[source] = (source, entry.stat, *old[kept.DIGEST :])
             saved.append(kept.Row(entry.stat, digest, kept.as_checked(source, old)))
@@ -109,10 +112,9 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
             saved.append(kept.Row(by_source[item.source].stat, digest, item))
 
     gone = [source for source in rows if source not in by_source]
-    kept.save(site.check_cache_path, key, saved, gone)
-    unopened = sum(1 for e in stale if not heads[e.relative][0])  # no hash: not opened
-    read = len(again) + unreadable - unopened
-    return PostsChecked(combine(_seen(files, results, rows)), len(files) - unopened, read)
+    kept.save(site.check_cache_path, key, saved, gone + unopened)
+    read = len(again) + unreadable - len(unopened)
+    return PostsChecked(combine(_seen(files, results, rows)), len(files) - len(unopened), read)
 
 
 def _seen(

@@ -416,8 +416,12 @@ SELECT identity FROM {_LEDGER} WHERE NOT removed
    AND identity NOT IN (SELECT identity FROM main.files)
 """  # noqa: S608 (constants)
 _NOT_CANDIDATE = "source NOT IN (SELECT source FROM temp.candidates)"
-# Every candidate is a row (the candidate query picks rows): no NOT IN scan needed.
-_STEADY_COUNT = f"SELECT COUNT(*) FROM files WHERE {_NOT_CANDIDATE}"  # noqa: S608 (constants)
+# No NOT IN scan of every row: the candidates that are rows (a dry run's new files
+# are not) are counted by their keys.
+_STEADY_COUNT = (
+    "SELECT (SELECT COUNT(*) FROM files) - (SELECT COUNT(*) FROM temp.candidates AS c "
+    "WHERE EXISTS (SELECT 1 FROM files WHERE files.source = c.source))"
+)
 _NAMES = "SELECT kind, name, posts FROM names"
 _CANDIDATE_NAMES = (
     "SELECT kind, name, COUNT(*) FROM terms "

@@ -51,7 +51,9 @@ _DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
 def read_post(source: str, raw: bytes, config: Config, lookup: Lookup | None = None) -> Post:
     """Read one post file, body and all. `source` is its path under content/; the
     `lookup` answers for the other posts its links name."""
-    return read_post_and_links(source, raw, config, lookup)[0]
+    meta, body, first_line = _split(source, raw)
+    header = _header(source, meta, raw, config, body, first_line, includes=lookup)
+    return _render(header, meta, clean_text(body), first_line, config, lookup or NoLookup())
 
 
 def read_post_and_links(
