@@ -29,7 +29,7 @@ from pipeline.core.errors import PostError
 from pipeline.core.feedsets import FeedSet, feed_sets
 from pipeline.core.model import Changes, Finding, Header, LedgerSnapshot
 from pipeline.core.posts.read import one_per_identity
-from pipeline.core.posts.templating.lookup import KnownPosts
+from pipeline.core.posts.templating.lookup import KnownPosts, Layered
 from pipeline.core.settings import Config
 from pipeline.store import ledger
 from pipeline.store.postindex import IndexedPosts, PostIndex, Row, Steady
@@ -252,13 +252,16 @@ def to_render(changes: Changes, written: Iterable[FeedSet], limit: int) -> list[
     return list(needed.values())
 
 
-def posts_lookup(gathered: Gathered, cache_path: Path) -> IndexedPosts | KnownPosts:
+def posts_lookup(gathered: Gathered, cache_path: Path) -> IndexedPosts | KnownPosts | Layered:
     """Where a post's links find the other posts: the index, which holds every post
-    once it is written, or (no writable index) the headers at hand, which then are
-    every post."""
+    once it is written; on a dry run that asked the read-only index, the headers just
+    read and then the index; else the headers at hand, which then are every post."""
     if gathered.index is not None and gathered.index.writable:
         return IndexedPosts(cache_path)
-    return KnownPosts.of((post.source, post.url) for post in gathered.posts)
+    at_hand = KnownPosts.of((post.source, post.url) for post in gathered.posts)
+    if gathered.steady is not None:
+        return Layered(at_hand, IndexedPosts(cache_path))
+    return at_hand
 
 
 def next_due(changes: Changes, settle_minutes: int) -> str:

@@ -233,3 +233,21 @@ def test_check_migrating_shows_whether_the_move_is_safe(tmp_path: Path) -> None:
         {"where": "2024-03-05-a-special-place.md:14", "what": "template syntax left"}
     ]
     assert report["safe"] is False
+
+
+def test_a_dry_run_resolves_a_link_to_a_post_it_did_not_read_again(tmp_path: Path) -> None:
+    """A dry run (status, preview) asks the post index about the unchanged posts: a
+    new post's link to one of them still finds its URL, not the home page."""
+    root = copy_site("jekyll-site", tmp_path)
+    run("build", "--site", str(root), "--now", NOW, "--since", SINCE)
+    (root / "_posts" / "2026-06-01-new.md").write_text(
+        "---\ntitle: New\ndate: 2026-06-01 09:00:00 +0000\n---\n"
+        "See [the welcome]({% post_url 2024-01-10-welcome %}).\n"
+    )
+    later = "2026-06-02T00:00:00+00:00"
+    dry = run("build", "--dry-run", "--json", "--site", str(root), "--now", later)
+    assert json.loads(dry.stdout)["new"] == ["2026-06-01-new.md"], dry.output
+    assert "names no post" not in dry.output
+    run("build", "--site", str(root), "--now", later)
+    feed = (root / "out" / "feed.xml").read_text()
+    assert "https://jekyll.example/blog/news/2024/01/10/welcome.html" in feed
