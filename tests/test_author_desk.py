@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -263,7 +264,7 @@ def test_preview_of_one_post_renders_it_in_full(site: Site) -> None:
 
 
 def test_the_preview_watcher_survives_a_missing_file_and_sees_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pipeline.shell.preview import fingerprint
+    from pipeline.shell.watch import fingerprint
 
     watched = [tmp_path / "newsletter.toml", tmp_path / "content"]
     empty = fingerprint(watched)  # neither exists yet: no error
@@ -298,3 +299,43 @@ def test_status_with_nothing_changed_says_what_deciding_would_say(
     code, decided = run(site, "status", "--json")
     assert json.loads(quick) == json.loads(decided)
     assert json.loads(quick)["would"]["in_feeds"] == 3
+
+
+def test_the_preview_watcher_sees_an_edit_between_full_looks(tmp_path: Path) -> None:
+    """With a large archive a full look is rare; a quick look still sees a new
+    file, a renamed one, an edit to a recently changed post and a template edit,
+    and an in-place edit of an old post is seen by the next full look."""
+    import pipeline.shell.watch as watch
+
+    content, templates = tmp_path / "content", tmp_path / "templates"
+    (content / "2020").mkdir(parents=True)
+    templates.mkdir()
+    (templates / "email.html").write_text("<p>x</p>")
+    for n in range(watch.SMALL_TREE + watch.RECENT + 10):
+        path = content / "2020" / f"p{n:03d}.md"
+        path.write_text(f"post {n}")
+        os.utime(path, ns=(n * 10**9, n * 10**9))  # p000 is the oldest
+    now = [0.0]
+    watcher = watch.Watcher(lambda: [content, templates], clock=lambda: now[0])
+    watcher._due = float("inf")  # a full look is never due (as at 100,000 posts)
+    assert not watcher.changed()
+    edits = [
+        lambda: (content / "2020" / "new.md").write_text("new"),
+        lambda: (content / "2020" / "p001.md").rename(content / "2020" / "moved.md"),
+        lambda: (content / "2020" / f"p{watch.SMALL_TREE + watch.RECENT + 9:03d}.md").write_text(
+            "the newest, edited"
+        ),
+        lambda: (templates / "email.html").write_text("<p>edited</p>"),
+    ]
+    for edit in edits:
+        edit()
+        watcher._due = float("inf")
+        assert watcher.changed(), "seen by a quick look"
+        assert not watcher.changed(), "and said once"
+    old = content / "2020" / "p000.md"
+    old.write_text("edited in place, long after")
+    os.utime(old, ns=(5, 5))  # an old post; writing in place leaves its folder's time
+    watcher._due = float("inf")
+    assert not watcher.changed(), "not seen by a quick look"
+    watcher._due = 0.0
+    assert watcher.changed(), "seen by the full look"

@@ -1,14 +1,13 @@
 """Shell: `newsletter preview`, the next email served on 127.0.0.1, as readers will see it.
 
 Every change to a post, a template, the CSS or newsletter.toml bumps a version
-number (a watcher thread compares file fingerprints four times a second); the
+number (a watcher thread looks four times a second: `watch`); the
 page polls it and reloads itself. Rendering is a dry run: the ledger and out/ are
 never touched. A broken post or template shows a readable error page until fixed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import logging
@@ -28,9 +27,9 @@ from pipeline.core.checks import GMAIL_CLIP_BYTES, check_posts
 from pipeline.core.errors import PipelineError
 from pipeline.core.model import Finding
 from pipeline.shell.paths import default_template_dirs
-from pipeline.shell.scan import scan
 from pipeline.shell.site import Site
 from pipeline.shell.upcoming import NoEmail, upcoming_email
+from pipeline.shell.watch import Watcher
 from pipeline.shell.written import read_email
 
 logger = logging.getLogger(__name__)
@@ -128,20 +127,6 @@ class PreviewSource:
         )
 
 
-def fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and modification times of the files (and files under folders)
-    in `paths`; a missing one simply counts as absent."""
-    seen: list[tuple[str, int, int]] = []
-    for root in paths:
-        if root.is_dir():
-            seen.extend((e.path, e.mtime_ns, e.size) for e in scan(root))
-            continue
-        with contextlib.suppress(OSError):
-            stat = root.stat()
-            seen.append((str(root), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(seen))
-
-
 class Preview:
     """The server's state: a version that changes with the files, and the rendering
     of the current version (rendered once, however many frames ask for it)."""
@@ -161,11 +146,9 @@ class Preview:
             return self._shown[1]
 
     def watch(self, interval: float = 0.25) -> None:
-        last = fingerprint([*self.source.watched(), self.config_file])
+        watcher = Watcher(lambda: [*self.source.watched(), self.config_file])
         while not self._stop.wait(interval):
-            current = fingerprint([*self.source.watched(), self.config_file])
-            if current != last:
-                last = current
+            if watcher.changed():
                 with self._lock:
                     self.version += 1
                 logger.info("change seen; the page reloads (version %d)", self.version)
