@@ -11,6 +11,7 @@ from pipeline.core.dates import rfc3339
 from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import PostError
 from pipeline.core.model import Changes, Email, Finding, Header
+from pipeline.core.posts.templating.lookup import PostsLookup
 
 Line = tuple[int, str]  # (logging level, message)
 
@@ -23,6 +24,7 @@ class BuildReport:
     posts: list[Header] = field(default_factory=list)  # every post decided on (see incremental)
     shown: list[Header] = field(default_factory=list)  # the posts rendered: emails', feeds'
     feed_posts: list[Header] = field(default_factory=list)  # the feeds' posts, newest first
+    links: PostsLookup | None = None  # where the posts' links found the other posts
     rejected: list[PostError] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)  # rejected files whose last version is shown
     warnings: list[Finding] = field(default_factory=list)

@@ -107,11 +107,12 @@ def _build_with(
     needed = incremental.to_render(changes, written if options.feeds else (), config.feed.limit)
     cadence = email_cadence(site, options.now, changes, gathered, set(already), options.slot_due)
     needed += [h for h in (*cadence.new, *cadence.updated) if h not in needed]
-    lookup = OldSite(site, incremental.posts_lookup(gathered, site.cache_path))
+    posts = incremental.posts_lookup(gathered, site.cache_path)
+    lookup = OldSite(site, posts)
     rendered = render_posts(needed, config, site.content_dir, site.cache_path, lookup)
 
     report = BuildReport(changes=changes, posts=gathered.posts, dry_run=options.dry_run)
-    report.shown, report.feed_posts = needed, list(live)
+    report.shown, report.feed_posts, report.links = needed, list(live), posts
     report.rejected = gathered.rejected
     report.kept = gathered.kept
     report.warnings = gathered.warnings + [w for p in rendered.values() for w in p.warnings]

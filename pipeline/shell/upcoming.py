@@ -12,7 +12,7 @@ from pipeline.core.emails import render_email
 from pipeline.core.errors import PipelineError, PostError
 from pipeline.core.model import Email, Header
 from pipeline.core.posts.read import read_header
-from pipeline.core.posts.templating.lookup import KnownPosts, Layered
+from pipeline.core.posts.templating.lookup import KnownPosts
 from pipeline.core.schedule import next_slot
 from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.files import read_limited
@@ -21,7 +21,6 @@ from pipeline.shell.reading import render_posts
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
-from pipeline.store.postindex import IndexedPosts
 
 
 class NoEmail(PipelineError):
@@ -50,9 +49,8 @@ def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcomi
         raise NoEmail("Some posts cannot be read", tuple(str(e) for e in report.rejected))
     templates = load_templates(site.template_dir)
     config = site.config
-    known = KnownPosts.of((p.source, p.url) for p in [*report.feed_posts, *report.posts])
-    indexed = site.cache_path.exists()
-    lookup = OldSite(site, Layered(known, IndexedPosts(site.cache_path)) if indexed else known)
+    known = KnownPosts.of((p.source, p.url) for p in report.posts)
+    lookup = OldSite(site, report.links or known)  # as the dry run's own posts found them
     if post:
         header = _find([*report.posts, *report.feed_posts], post) or _read(site, post)
         rendered = render_posts([header], config, site.content_dir, site.cache_path, lookup)
