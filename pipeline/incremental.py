@@ -9,21 +9,26 @@ A cron run after one publish must cost what changed, not the archive's size:
   feed's newest entries;
 - only the *touched* category and tag feeds (a changed post is in them, or was)
   are rendered and written.
-A first build or a full scan decides from every post; a dry run (`status`,
-`preview`) asks the read-only index as a cron run does, deciding on what changed.
+A first build decides, of the index just filled, only the posts that could be
+anything but "record it, put it in the feeds" (drafts, scheduled, to email,
+settling, sharing an identity): the rest are recorded straight from the index and
+are steady from the start. A full scan decides from every post; a dry run
+(`status`, `preview`) asks the read-only index as a cron run does, deciding on
+what changed.
 Nothing here touches the disk but through the store; the shell reads the files
 (`read`).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.decide import newest_first
+from pipeline.core.decide import Policy, newest_first
 from pipeline.core.entry import Entry
 from pipeline.core.errors import PostError
 from pipeline.core.feedsets import FeedSet, feed_sets
@@ -32,7 +37,8 @@ from pipeline.core.posts.read import one_per_identity
 from pipeline.core.posts.templating.lookup import KnownPosts, Layered
 from pipeline.core.settings import Config
 from pipeline.store import ledger
-from pipeline.store.postindex import IndexedPosts, PostIndex, Row, Steady
+from pipeline.store.ledger import LedgerRow
+from pipeline.store.postindex import IndexedPosts, PostIndex, Row, Steady, microseconds
 
 Reader = Callable[[list[Entry]], Iterator[tuple[Entry, Row | PostError]]]
 Touched = Callable[[FeedSet], bool]  # is this category or tag feed to be rewritten?
@@ -55,6 +61,7 @@ class Gathered:
     candidates: set[str] | None = None  # the files decided on, when not every file
     unreadable: set[str] = field(default_factory=set)
     kept: set[str] = field(default_factory=set)  # unreadable, shown as last read
+    steady_new: bool = False  # a first build: the steady posts are not recorded yet
 
 
 def gather(
@@ -64,11 +71,14 @@ def gather(
     now: datetime,
     full_scan: bool,
     read: Reader,
+    policy: Policy | None = None,
 ) -> Gathered:
     """Read what changed, update the index, and pick the posts to decide on.
 
     A file whose size and modification time match the index is not opened (unless
-    `full_scan`); its front-matter timestamps, kept in the index, still decide."""
+    `full_scan`); its front-matter timestamps, kept in the index, still decide. A
+    first build with a writable index decides only the posts `policy` could treat
+    otherwise than "record it, put it in the feeds"; the rest are `steady_new`."""
     stats = index.stats() if index is not None else set()
     stale, replaced, gone = changed_files(files, stats, full_scan)
     complete = index is not None and index.complete and not full_scan
@@ -76,11 +86,19 @@ def gather(
     head = ledger.read_snapshot(ledger_path, only=())
     rows, errors = _read_into_index(stale, gone, replaced, index, read)
     unreadable = {error.source for error in errors}
-    fresh = {source: row.post for source, row in rows.items()}
     steady = None
     chosen: set[str] | None = None
     queried = index is not None and (index.writable or index.complete)
-    if index is not None and queried and not full_scan and not head.first_build:
+    first = head.first_build and index is not None and index.writable
+    if index is not None and first:
+        policy = policy or Policy()
+        chosen = index.first_candidates(now, policy.since, policy.settle_minutes)
+        headers = {s: rows[s].post for s in chosen if s in rows}
+        headers.update(index.headers(chosen - headers.keys()))
+        snapshot = head
+        steady = index.steady(chosen)
+        warned = index.headers(steady.warned())
+    elif index is not None and queried and not full_scan and not head.first_build:
         chosen, vanished = index.candidates(
             ledger_path, now, head.marks.build_token, changed=rows.keys()
         )
@@ -90,11 +108,11 @@ def gather(
         was = set()
         if not index.writable:
             was = set(previous)
-            shared = {row.post.identity for row in rows.values()}
+            shared = {row.identity for row in rows.values()}
             shared |= {post.identity for post in previous.values()}
             chosen |= rows.keys() | index.sources_of(shared)
         chosen |= was
-        headers = {s: fresh[s] for s in chosen if s in fresh}
+        headers = {s: rows[s].post for s in chosen if s in rows}
         headers.update(index.headers(chosen - headers.keys() - gone))
         identities = {post.identity for post in headers.values()} | vanished
         identities |= {previous[s].identity for s in was}
@@ -104,7 +122,8 @@ def gather(
     else:  # every post: the unchanged from the index, the rest as just read
         valid = [e.relative for e in files if e.relative not in rows and e.stat in stats]
         valid += sorted(unreadable)  # their last readable headers, where the index has them
-        headers = {**(index.headers(valid) if index is not None else {}), **fresh}
+        headers = index.headers(valid) if index is not None else {}
+        headers.update((source, row.post) for source, row in rows.items())
         snapshot = ledger.read_snapshot(ledger_path)
         warned = {}
     posts, duplicates = one_per_identity(headers[source] for source in sorted(headers))
@@ -133,6 +152,7 @@ def gather(
         chosen,
         unreadable,
         kept,
+        first,
     )
 
 
@@ -262,6 +282,24 @@ def posts_lookup(gathered: Gathered, cache_path: Path) -> IndexedPosts | KnownPo
     if gathered.steady is not None:
         return Layered(at_hand, IndexedPosts(cache_path))
     return at_hand
+
+
+def recorded_as_is(gathered: Gathered) -> list[LedgerRow]:
+    """The posts a first build records as they are, straight from the index: the
+    steady ones, newest first (none on any other build: they are recorded)."""
+    if gathered.steady is None or not gathered.steady_new:
+        return []
+    return gathered.steady.as_recorded()
+
+
+def recorded_ids(changes: Changes, as_is: list[LedgerRow]) -> list[str]:
+    """Every post recorded and not announced, newest first (identity breaking ties):
+    those decided one by one and those recorded as they are."""
+    decided = [(-microseconds(p.published), p.identity) for p in changes.recorded_only]
+    if not decided:  # the usual first build: the index's order is the feed order
+        return [row[0] for row in as_is]
+    steady = ((-microseconds(datetime.fromisoformat(row[3])), row[0]) for row in as_is)
+    return [identity for _key, identity in heapq.merge(decided, steady)]
 
 
 def next_due(changes: Changes, settle_minutes: int) -> str:

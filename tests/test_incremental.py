@@ -410,3 +410,52 @@ def test_a_cache_of_an_older_shape_is_made_anew_without_complaint(site: Site) ->
         columns = [row[1] for row in db.execute("PRAGMA table_info(files)")]
         assert "stat" in columns
         assert db.execute("SELECT COUNT(*) FROM files").fetchone() == (2,)
+
+
+def _ledger_posts(site: Site) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(site.root / ".newsletter" / "ledger.sqlite")) as db:
+        return db.execute("SELECT * FROM posts ORDER BY identity").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("flags", "toml"),
+    [((), ""), (("--since", "2026-05-06"), ""), ((), "\n[build]\nsettle_minutes = 60\n")],
+    ids=["plain", "since", "settle"],
+)
+def test_a_first_build_from_the_index_decides_as_one_from_every_post(
+    tmp_path: Path, flags: tuple[str, ...], toml: str
+) -> None:
+    """A first build decides only the posts that could be anything but "record it,
+    put it in the feeds" and records the rest straight from the index; one whose
+    cache is unusable decides every post: the same summary, out/ and ledger, and
+    the same next build."""
+    lean = Site(tmp_path / "lean", TWIN_TOML + toml)
+    _seed(lean)
+    lean.post("dup.md", "Dup.", date="2026-05-20T00:00:00+00:00", slug="p3")
+    lean.post(
+        "odd.md", "O.", date="2026-05-04T00:00:00+00:00", modified_at="2026-05-01", slug="odd"
+    )
+    lean.post("fresh.md", "F.", date="2026-06-01T11:30:00+00:00", slug="fresh")
+    lean.write("broken.md", b"\xff\xfe not text")
+    shutil.copytree(lean.root, tmp_path / "full")
+    full = Site(tmp_path / "full", TWIN_TOML + toml)
+    (full.root / ".newsletter").mkdir()
+    (full.root / ".newsletter" / "cache.sqlite").write_bytes(b"garbage" * 100)
+    for step, now in enumerate(["2026-06-01T12:00:00+00:00", "2026-06-14T12:00:00+00:00"]):
+        first, second = (
+            json.loads(site.build("--json", *flags, now=now, code=1).stdout)
+            for site in (lean, full)
+        )
+        for summary in (first, second):
+            summary.pop("files_written")
+            summary.pop("files_unchanged")
+        assert first == second
+        assert lean.files() == full.files()
+        assert _ledger_posts(lean) == _ledger_posts(full)
+        if step == 0:
+            assert first["first_build"] and len(first["recorded_only"]) >= 5
+            assert bool(first["new"]) == bool(flags)  # --since emails the recent posts
+            assert first["held"] == (["fresh"] if toml else [])
+            assert [r["file"] for r in first["rejected"]] == ["broken.md", "p3.md"]
+            assert any("odd.md" in w for w in first["warnings"])
+        flags = ()

@@ -34,7 +34,16 @@ class BuildReport:
     unchanged: int = 0
     dry_run: bool = False
     in_feeds: int = 0  # published posts in the feeds (not only those this build read)
+    # Every post recorded and not announced, newest first, when a first build
+    # recorded most of them straight from the post index (see incremental); else
+    # None: they are `changes.recorded_only`.
+    recorded: list[str] | None = None
     notified: list[str] = field(default_factory=list)  # feed URLs the WebSub hub was told of
+
+    def recorded_ids(self) -> list[str]:
+        if self.recorded is not None:
+            return self.recorded
+        return [post.identity for post in self.changes.recorded_only] if self.changes else []
 
     @property
     def exit_code(self) -> int:
@@ -51,7 +60,7 @@ class BuildReport:
             "first_build": changes.first_build if changes else None,
             "new": ids(changes.new) if changes else [],
             "modified": ids(changes.modified) if changes else [],
-            "recorded_only": ids(changes.recorded_only) if changes else [],
+            "recorded_only": self.recorded_ids(),
             "edited_quietly": ids(changes.edited_quietly) if changes else [],
             "removed": list(changes.removed) if changes else [],
             "scheduled": [
@@ -105,7 +114,7 @@ def describe(report: BuildReport, settle_minutes: int, out_dir: str) -> Iterator
         yield (
             logging.INFO,
             (
-                f"first build: recorded {len(changes.recorded_only)} post(s), emailed none "
+                f"first build: recorded {len(report.recorded_ids())} post(s), emailed none "
                 "(use --since DATE to email recent posts)"
             ),
         )

@@ -89,13 +89,13 @@ def _build_with(
     files = find_posts(site.content_dir, list(content.entries))
     includes = OldSite(site, KnownPosts({}))  # reading a header needs only the includes
     read = partial(read_rows, config=config, progress=progress, includes=includes)
+    policy = Policy(options.since, config.email.max_age_days, config.build.settle_minutes)
     gathered = incremental.gather(
-        files, index, site.state_path, options.now, options.full_scan, read
+        files, index, site.state_path, options.now, options.full_scan, read, policy
     )
     snapshot = gathered.snapshot
     adopted = list(unrecorded_emails(site.out_dir, snapshot.email_ids))
     already = {identity: modified for email in adopted for identity, modified in email.carried()}
-    policy = Policy(options.since, config.email.max_age_days, config.build.settle_minutes)
     changes = decide(gathered.posts, snapshot, options.now, policy, already)
 
     touched = incremental.touched_feeds(
@@ -117,6 +117,9 @@ def _build_with(
     report.kept = gathered.kept
     report.warnings = gathered.warnings + [w for p in rendered.values() for w in p.warnings]
     report.in_feeds = len(changes.live) + (gathered.steady.count() if gathered.steady else 0)
+    as_is = incremental.recorded_as_is(gathered)
+    if as_is:
+        report.recorded = incremental.recorded_ids(changes, as_is)
     outputs = (
         render_feed_sets(sets, rendered, config, stylesheet(config), touched)
         if options.feeds or not options.dry_run
@@ -185,7 +188,7 @@ def _build_with(
     )
     try:
         ledger.commit(
-            site.state_path, changes, records, options.now, summary, marks, cadence.waiting
+            site.state_path, changes, records, options.now, summary, marks, cadence.waiting, as_is
         )
     except OSError as exc:
         raise OutputError(

@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pipeline.core.codec import header_from_json
 from pipeline.core.entry import Entry
 from pipeline.core.errors import PostError
 from pipeline.core.model import Header, Post
@@ -48,15 +47,16 @@ def read_row(entry: Entry, config: Config, includes: Lookup | None = None) -> Ro
     return row_for(entry.stat, header)
 
 
-def _row_as_text(
+def _row_as_values(
     config: Config, includes: Lookup | None, entry: Entry
-) -> tuple[str, str | tuple[Any, ...]]:
-    """In a worker: the header as its JSON text (cheaper to send back than a pickled
-    Header with its datetimes and time zones), or an error as plain values."""
+) -> tuple[str, Row | tuple[Any, ...]]:
+    """In a worker: the header's row (plain strings and numbers: cheaper to send back
+    than a pickled Header with its datetimes and time zones), or an error as plain
+    values."""
     outcome = read_row(entry, config, includes)
     if isinstance(outcome, PostError):
         return entry.relative, (outcome.source, outcome.message, outcome.hint, outcome.line)
-    return entry.relative, outcome.text
+    return entry.relative, outcome
 
 
 def read_rows(
@@ -72,19 +72,16 @@ def read_rows(
             yield entry, read_row(entry, config, includes)
         return
     by_source = {entry.relative: entry for entry in stale}
-    outcomes: dict[str, str | tuple[Any, ...]] = {}
+    outcomes: dict[str, Row | tuple[Any, ...]] = {}
 
     def arriving() -> Iterator[Entry]:
-        for source, outcome in in_parallel(partial(_row_as_text, config, includes), stale):
+        for source, outcome in in_parallel(partial(_row_as_values, config, includes), stale):
             outcomes[source] = outcome
             yield by_source[source]
 
     for entry in progress(arriving(), len(stale)) if progress else arriving():
         outcome = outcomes.pop(entry.relative)
-        if isinstance(outcome, str):
-            yield entry, Row(entry.stat, header_from_json(outcome), outcome)
-        else:
-            yield entry, PostError(*outcome)
+        yield entry, outcome if isinstance(outcome, Row) else PostError(*outcome)
 
 
 def in_parallel(worker: Callable[[T], R], items: list[T]) -> Iterator[R]:

@@ -10,9 +10,10 @@ values it returns.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +64,11 @@ CREATE TABLE IF NOT EXISTS waiting (
 # Version N -> the statements that take a ledger from N to N + 1, run in the commit's
 # transaction. Version 1 is the first release's; a new table or column adds an entry.
 MIGRATIONS: dict[int, str] = {1: _WAITING}
+
+
+# A post as the ledger records it: identity, source, content hash, published_at and
+# modified_at (RFC 3339).
+LedgerRow = tuple[str, str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -174,10 +180,12 @@ def commit(
     summary: dict[str, object],
     noted: BuildMarks,
     waiting: Mapping[str, Waiting] | None = None,
+    as_is: Iterable[LedgerRow] = (),
 ) -> None:
     """Record one build: its posts, removals, emails and marks, all or nothing;
     with `waiting`, what now waits for the schedule's next slot (replacing what
-    waited before)."""
+    waited before); `as_is`, more posts first seen now, as rows (a first build's
+    steady posts, straight from the post index)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = rfc3339(now)
     with _connect(path) as db:
@@ -194,16 +202,19 @@ def commit(
                            content_hash = excluded.content_hash,
                            published_at = excluded.published_at,
                            modified_at = excluded.modified_at, removed_at = NULL""",
-                (
+                itertools.chain(
                     (
-                        post.identity,
-                        post.source,
-                        post.content_hash,
-                        rfc3339(post.published),
-                        rfc3339(post.modified),
-                        stamp,
-                    )
-                    for post in seen
+                        (
+                            post.identity,
+                            post.source,
+                            post.content_hash,
+                            rfc3339(post.published),
+                            rfc3339(post.modified),
+                            stamp,
+                        )
+                        for post in seen
+                    ),
+                    ((*row, stamp) for row in as_is),
                 ),
             )
             db.executemany(

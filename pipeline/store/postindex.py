@@ -30,7 +30,7 @@ from pipeline.core.dates import rfc3339
 from pipeline.core.model import Header
 from pipeline.core.posts.templating.lookup import file_stem
 from pipeline.core.settings import Config
-from pipeline.store.ledger import post_states
+from pipeline.store.ledger import LedgerRow, post_states
 from pipeline.store.sqlite import chunks, marks, tables
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS files (
     source TEXT PRIMARY KEY, stat TEXT NOT NULL,
     identity TEXT NOT NULL, content_hash TEXT NOT NULL,
-    published_us INTEGER NOT NULL, modified TEXT NOT NULL, draft INTEGER NOT NULL,
+    published_us INTEGER NOT NULL, published TEXT NOT NULL,
+    modified TEXT NOT NULL, modified_us INTEGER NOT NULL, draft INTEGER NOT NULL,
     warned INTEGER NOT NULL, post TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_by_identity ON files (identity);
@@ -75,17 +76,44 @@ def microseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
+# identity, content hash, published (microseconds, RFC 3339), modified (RFC 3339,
+# microseconds), draft, how many warnings: the columns deciding reads.
+Columns = tuple[str, str, int, str, str, int, int, int]
+
+
 @dataclass(frozen=True)
 class Row:
-    """A header as the index stores it; `text` is its JSON (made where it was read)."""
+    """A header as the index stores it, made where the file was read (in a worker):
+    its JSON `text`, its columns and its category and tag names, all plain values,
+    so the main process stores 100,000 of them without decoding one. The Header is
+    decoded only when asked for (`post`)."""
 
     stat: str  # the file's Entry.stat when it was read
-    post: Header
     text: str
+    columns: Columns
+    terms: tuple[tuple[str, str], ...]  # (kind, name), every kind
+
+    @functools.cached_property
+    def post(self) -> Header:
+        return header_from_json(self.text)
+
+    @property
+    def identity(self) -> str:
+        return self.columns[0]
 
 
 def row_for(stat: str, post: Header) -> Row:
-    return Row(stat, post, header_to_json(post))
+    columns = (
+        post.identity,
+        post.content_hash,
+        microseconds(post.published),
+        rfc3339(post.published),
+        rfc3339(post.modified),
+        microseconds(post.modified),
+        int(post.draft),
+        len(post.warnings),
+    )
+    return Row(stat, header_to_json(post), columns, tuple(post.terms()))
 
 
 class IndexFailure(Exception):
@@ -131,9 +159,9 @@ class PostIndex:
         self.writable = writable
         self.kinds = kinds  # the kinds of names that have feeds: only they are indexed
 
-    def _terms(self, post: Header) -> Iterator[tuple[str, str]]:
+    def _terms(self, row: Row) -> Iterator[tuple[str, str]]:
         """(kind, name) of each category and tag name of the post that has feeds."""
-        return post.terms(self.kinds)
+        return ((kind, name) for kind, name in row.terms if kind in self.kinds)
 
     @_guarded
     def stats(self) -> set[str]:
@@ -186,18 +214,7 @@ class PostIndex:
         def values() -> Iterator[tuple[object, ...]]:
             for source, row in itertools.chain([first] if first else [], pending):
                 stored[source] = row
-                post = row.post
-                yield (
-                    source,
-                    row.stat,
-                    post.identity,
-                    post.content_hash,
-                    microseconds(post.published),
-                    rfc3339(post.modified),
-                    int(post.draft),
-                    len(post.warnings),
-                    row.text,
-                )
+                yield (source, row.stat, *row.columns, row.text)
 
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -208,19 +225,19 @@ class PostIndex:
                 for name in _SECONDARY:
                     db.execute(f"DROP INDEX IF EXISTS {name}")  # noqa: S608 (constant names)
             db.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values()
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values()
             )
             had_rows = set(replaced)
             affected |= self._forget(db, [(s,) for s in stored if s in had_rows], files=False)
             db.executemany(
                 "INSERT INTO terms VALUES (?, ?, ?, ?, ?)",
                 (
-                    (kind, name, microseconds(row.post.published), row.post.identity, source)
+                    (kind, name, row.columns[2], row.identity, source)
                     for source, row in stored.items()
-                    for kind, name in self._terms(row.post)
+                    for kind, name in self._terms(row)
                 ),
             )
-            affected.update(term for row in stored.values() for term in self._terms(row.post))
+            affected.update(term for row in stored.values() for term in self._terms(row))
             if bulk:
                 for statement in SCHEMA.split(";"):
                     if "CREATE INDEX" in statement:
@@ -337,6 +354,22 @@ class PostIndex:
             db.execute("DETACH DATABASE ledger")
 
     @_guarded
+    def first_candidates(
+        self, now: datetime, since: datetime | None, settle_minutes: int
+    ) -> set[str]:
+        """On a first build (an empty ledger): the files deciding must look at one by
+        one: drafts, scheduled posts, posts to email (published `since`), posts
+        changed within the settle window, and those sharing an identity. Every other
+        post is recorded as it is and goes into the feeds: steady from the start, so
+        a first build of 100,000 posts decides a handful, as a cron run does."""
+        never = 2**63 - 1
+        now_us = microseconds(now)
+        settled = now_us - settle_minutes * 60_000_000 if settle_minutes else never
+        since_us = microseconds(since) if since is not None else never
+        rows = self._db.execute(_FIRST_CANDIDATES, (now_us, since_us, settled))
+        return {row[0] for row in rows}
+
+    @_guarded
     def steady(self, candidates: Iterable[str]) -> Steady:
         """The indexed posts other than `candidates`: published, unchanged, recorded."""
         db = self._db
@@ -382,6 +415,12 @@ class Steady:
         return [row[0] for row in self._db.execute(query, (kind, *wanted, limit))]
 
     @_guarded
+    def as_recorded(self) -> list[LedgerRow]:
+        """The steady posts as the ledger records a post, newest first (a first
+        build records them as they are)."""
+        return list(self._db.execute(_STEADY_RECORDED))
+
+    @_guarded
     def warned(self) -> list[str]:
         """The files of steady posts whose header carries warnings."""
         return [row[0] for row in self._db.execute(_STEADY_WARNED)]
@@ -411,6 +450,12 @@ SELECT f.source FROM files AS f
 WHERE f.identity IN (SELECT identity FROM files WHERE source IN (SELECT source FROM temp.checked))
   AND (SELECT COUNT(*) FROM files AS g WHERE g.identity = f.identity) > 1
 """  # noqa: S608 (constants)
+_DUPLICATES = "SELECT identity FROM files GROUP BY identity HAVING COUNT(*) > 1"
+_FIRST_CANDIDATES = f"""
+SELECT source FROM files WHERE draft OR published_us > ? OR published_us >= ? OR modified_us > ?
+UNION
+SELECT source FROM files WHERE identity IN ({_DUPLICATES})
+"""  # noqa: S608 (constants)
 _VANISHED = f"""
 SELECT identity FROM {_LEDGER} WHERE NOT removed
    AND identity NOT IN (SELECT identity FROM main.files)
@@ -426,6 +471,10 @@ _NAMES = "SELECT kind, name, posts FROM names"
 _CANDIDATE_NAMES = (
     "SELECT kind, name, COUNT(*) FROM terms "
     "WHERE source IN (SELECT source FROM temp.candidates) GROUP BY kind, name"
+)
+_STEADY_RECORDED = (
+    "SELECT identity, source, content_hash, published, modified FROM files "  # noqa: S608
+    f"WHERE {_NOT_CANDIDATE} ORDER BY published_us DESC, identity"
 )
 _STEADY_WARNED = f"SELECT source FROM files WHERE warned > 0 AND {_NOT_CANDIDATE} ORDER BY source"  # noqa: S608
 _STEADY_NEWEST = (

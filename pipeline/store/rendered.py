@@ -26,7 +26,7 @@ from pipeline.store.sqlite import chunks, marks
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 8  # bump when Header, Post or rendering changes shape
+CACHE_FORMAT = 9  # bump when Header, Post or rendering changes shape
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rendered (
     content_hash TEXT NOT NULL, key TEXT NOT NULL, post TEXT NOT NULL,
