@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -306,6 +307,7 @@ def test_the_preview_watcher_sees_an_edit_between_full_looks(tmp_path: Path) -> 
     file, a renamed one, an edit to a recently changed post and a template edit,
     and an in-place edit of an old post is seen by the next full look."""
     import pipeline.shell.watch as watch
+    from pipeline.shell.scan import scan
 
     content, templates = tmp_path / "content", tmp_path / "templates"
     (content / "2020").mkdir(parents=True)
@@ -331,7 +333,10 @@ def test_the_preview_watcher_sees_an_edit_between_full_looks(tmp_path: Path) -> 
         edit()
         watcher._due = float("inf")
         assert watcher.changed(), "seen by a quick look"
+        assert watcher.tree(content) == scan(content), "the files as a walk sees them"
         assert not watcher.changed(), "and said once"
+        now[0] += watch.VERIFY_AFTER
+        assert not watcher.changed(), "the full look after it finds nothing else"
     old = content / "2020" / "p000.md"
     old.write_text("edited in place, long after")
     os.utime(old, ns=(5, 5))  # an old post; writing in place leaves its folder's time
@@ -339,3 +344,39 @@ def test_the_preview_watcher_sees_an_edit_between_full_looks(tmp_path: Path) -> 
     assert not watcher.changed(), "not seen by a quick look"
     watcher._due = 0.0
     assert watcher.changed(), "seen by the full look"
+
+
+def test_the_watchers_tree_is_what_a_walk_sees_after_each_change(tmp_path: Path) -> None:
+    """The preview renders from the watcher's tree instead of walking content/: after
+    each change a quick look saw, it holds what a walk would."""
+    import pipeline.shell.watch as watch
+    from pipeline.shell.scan import scan
+
+    content = tmp_path / "content"
+    for year in ("2019", "2020"):
+        (content / year).mkdir(parents=True)
+        for n in range(watch.SMALL_TREE):
+            (content / year / f"p{n:03d}.md").write_text(f"post {n}")
+    now = [0.0]
+    watcher = watch.Watcher(lambda: [content], clock=lambda: now[0])
+    watcher._due = float("inf")
+
+    def new_folder_with_a_post() -> None:
+        (content / "2021" / "deep").mkdir(parents=True)
+        (content / "2021" / "deep" / "a.md").write_text("a")
+
+    changes = [
+        new_folder_with_a_post,
+        lambda: (content / "2020" / "p005.md").unlink(),
+        lambda: (content / "top.md").write_text("top"),
+        lambda: shutil.rmtree(content / "2019"),
+        lambda: (content / "2020" / "p006.md").rename(content / "2021" / "p006.md"),
+    ]
+    for change in changes:
+        change()
+        assert watcher.changed()
+        assert watcher.tree(content) == scan(content)
+        now[0] += watch.VERIFY_AFTER
+        watcher._due = float("inf")
+        assert not watcher.changed(), "the full look after it finds nothing else"
+    assert watcher.tree(tmp_path / "elsewhere") is None

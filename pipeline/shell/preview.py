@@ -24,9 +24,11 @@ from importlib.resources import files
 from pathlib import Path
 
 from pipeline.core.checks import GMAIL_CLIP_BYTES, check_posts
+from pipeline.core.entry import Entry
 from pipeline.core.errors import PipelineError
 from pipeline.core.model import Finding
 from pipeline.shell.paths import default_template_dirs
+from pipeline.shell.quick import ContentScan, inputs_fingerprint
 from pipeline.shell.site import Site
 from pipeline.shell.upcoming import NoEmail, upcoming_email
 from pipeline.shell.watch import Watcher
@@ -34,6 +36,7 @@ from pipeline.shell.written import read_email
 
 logger = logging.getLogger(__name__)
 
+Walked = tuple[Path, list[Entry]]  # a watched folder and its files, as last seen
 _DARK_QUERY = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
 
 
@@ -78,7 +81,9 @@ class PreviewSource:
             ]
         return self._watched
 
-    def render(self) -> Shown:
+    def render(self, content: Walked | None = None) -> Shown:
+        """`content`: a folder and its files as the watcher knows them now; when it
+        is content/, the rendering walks no archive (None: it walks content/)."""
         try:
             site = self.load_site()
         except PipelineError as error:
@@ -87,7 +92,11 @@ class PreviewSource:
         try:
             if self.email_id:
                 return self._written(site, self.email_id)
-            return self._next(site)
+            scanned = None
+            if content is not None and content[0] == site.content_dir:
+                entries = content[1]
+                scanned = ContentScan(tuple(entries), inputs_fingerprint(site.paths, entries))
+            return self._next(site, scanned)
         except PipelineError as error:
             return Shown("The email cannot be rendered", errors=(str(error),))
         except Exception as error:  # a bug: still no traceback in the author's browser
@@ -108,9 +117,10 @@ class PreviewSource:
             text=text,
         )
 
-    def _next(self, site: Site) -> Shown:
+    def _next(self, site: Site, content: ContentScan | None) -> Shown:
         try:
-            upcoming = upcoming_email(site, self.now or datetime.now(UTC), self.post)
+            now = self.now or datetime.now(UTC)
+            upcoming = upcoming_email(site, now, self.post, content)
         except NoEmail as missing:
             return Shown(missing.label, errors=missing.errors)
         email, label, posts = upcoming.email, upcoming.label, upcoming.posts
@@ -137,21 +147,39 @@ class Preview:
         self.version = 0
         self._lock = threading.Lock()
         self._shown: tuple[int, Shown] | None = None
+        self._content: Walked | None = None  # content/ as the watcher saw it last
         self._stop = threading.Event()
+        self._watcher: Watcher | None = None
 
     def shown(self) -> Shown:
         with self._lock:
             if self._shown is None or self._shown[0] != self.version:
-                self._shown = (self.version, self.source.render())
+                self._shown = (self.version, self.source.render(self._content))
             return self._shown[1]
 
+    def start_watching(self) -> None:
+        """The watcher's first look (a walk of content/), which the first rendering
+        then uses instead of walking it again."""
+        self._watcher = Watcher(lambda: [*self.source.watched(), self.config_file])
+        self._content = self._walked(self._watcher)
+
     def watch(self, interval: float = 0.25) -> None:
-        watcher = Watcher(lambda: [*self.source.watched(), self.config_file])
+        if self._watcher is None:
+            self.start_watching()
+        watcher = self._watcher
+        assert watcher is not None  # noqa: S101 (just made)
         while not self._stop.wait(interval):
             if watcher.changed():
+                content = self._walked(watcher)
                 with self._lock:
                     self.version += 1
+                    self._content = content
                 logger.info("change seen; the page reloads (version %d)", self.version)
+
+    def _walked(self, watcher: Watcher) -> Walked | None:
+        root = self.source.watched()[0]
+        entries = watcher.tree(root)
+        return None if entries is None else (root, entries)
 
     def stop(self) -> None:
         self._stop.set()
@@ -196,6 +224,7 @@ def serve(preview: Preview, port: int) -> ThreadingHTTPServer:
 def run_preview(preview: Preview, port: int, announce: Callable[[str], None]) -> None:
     """Serve until interrupted; `announce` receives the URL once listening."""
     server = serve(preview, port)
+    preview.start_watching()
     watcher = threading.Thread(target=preview.watch, daemon=True)
     watcher.start()
     announce(f"http://127.0.0.1:{server.server_address[1]}/")
@@ -214,7 +243,7 @@ setInterval(async () => {
     const answer = await fetch("/version", {cache: "no-store"});
     if ((await answer.json()).version !== version) location.reload();
   } catch (error) {}
-}, 300);
+}, 100);  // a local request: a tenth of a second adds little to the reload
 for (const frame of document.querySelectorAll("iframe.email")) {
   frame.addEventListener("load", () => {
     frame.style.height = frame.contentDocument.documentElement.scrollHeight + "px";

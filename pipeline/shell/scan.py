@@ -7,6 +7,7 @@ heavy is imported.
 from __future__ import annotations
 
 import os
+import stat as stat_module
 from operator import itemgetter
 from pathlib import Path
 
@@ -15,13 +16,15 @@ from pipeline.core.entry import Entry
 POST_SUFFIXES = (".md", ".markdown")
 
 
-def scan(root: Path) -> list[Entry]:
-    """Every file under `root` (symlinked folders are not entered), sorted by path."""
+def scan(root: Path, start: str | None = None) -> list[Entry]:
+    """Every file under `root` (symlinked folders are not entered), sorted by path;
+    with `start`, a folder inside `root`, only the files under it (paths still
+    relative to `root`)."""
     found: list[Entry] = []
     append, make = found.append, tuple.__new__  # 100,000s of entries: the loop stays lean
     base = str(root)
     skip = len(base) + 1  # scandir joins paths onto `base`: the rest is the relative path
-    stack = [base]
+    stack = [start or base]
     while stack:
         folder = stack.pop()
         try:
@@ -43,6 +46,26 @@ def scan(root: Path) -> list[Entry]:
                 append(make(Entry, (path, relative, size, mtime_ns, entry.is_symlink(), line)))
     found.sort(key=itemgetter(1))  # by relative path
     return found
+
+
+def entry_at(root: Path, path: str) -> Entry | None:
+    """The file at `path` under `root` as `scan` sees it (None: no such file)."""
+    try:
+        if stat_module.S_ISDIR(os.lstat(path).st_mode):
+            return None  # a folder (a symlink to one is a file to `scan`)
+        stat = os.stat(path)
+        link = os.path.islink(path)
+    except OSError:
+        return None
+    relative = path[len(str(root)) + 1 :]
+    return Entry(
+        path,
+        relative,
+        stat.st_size,
+        stat.st_mtime_ns,
+        link,
+        f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}",
+    )
 
 
 def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[Entry]:

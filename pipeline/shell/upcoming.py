@@ -17,6 +17,7 @@ from pipeline.core.schedule import next_slot
 from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.files import read_limited
 from pipeline.shell.old_site import OldSite
+from pipeline.shell.quick import ContentScan
 from pipeline.shell.reading import render_posts
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site
@@ -39,11 +40,13 @@ class Upcoming:
     posts: tuple[Header, ...]  # the posts it carries
 
 
-def upcoming_email(site: Site, now: datetime, post: str | None = None) -> Upcoming:
+def upcoming_email(
+    site: Site, now: datetime, post: str | None = None, content: ContentScan | None = None
+) -> Upcoming:
     """The next email; with `post` (an identity or file), that post as a per-post
-    email; with nothing new, the newest post as a sample. PipelineError says why
-    there is none."""
-    options = BuildOptions(now=now, dry_run=True, slot_due=True, feeds=False)
+    email; with nothing new, the newest post as a sample (`content`: content/ as
+    already walked). PipelineError says why there is none."""
+    options = BuildOptions(now=now, dry_run=True, slot_due=True, feeds=False, content_scan=content)
     report = run_build(site, options)
     if report.rejected:
         raise NoEmail("Some posts cannot be read", tuple(str(e) for e in report.rejected))
