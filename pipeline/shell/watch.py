@@ -69,6 +69,9 @@ class Watcher:
         self._folders: set[str] = set()  # every folder the full look saw
         self._said: set[str] = set()  # what quick looks saw change since the full look
         self._verify = 0.0  # when the full look after them is
+        # Each folder's `tree` as last told, and at which quick look: the full look
+        # after a change is compared with what the preview rendered from.
+        self._told: dict[str, tuple[Stats, list[Entry]]] = {}
         self._look()
 
     def changed(self) -> bool:
@@ -110,6 +113,9 @@ class Watcher:
         entries = self._trees.get(key)
         if entries is None or not self._said:
             return None if entries is None else list(entries)
+        cached = self._told.get(key)
+        if cached is not None and cached[0] is self._quick:
+            return cached[1]  # told already, and no quick look has seen more since
         by_path = {entry.path: entry for entry in entries}
         for path in sorted(self._said):
             if path != key and not path.startswith(key + os.sep):
@@ -122,7 +128,9 @@ class Watcher:
                     by_path.pop(path, None)
                 else:
                     by_path[path] = entry
-        return sorted(by_path.values(), key=lambda entry: entry.relative)
+        told = sorted(by_path.values(), key=lambda entry: entry.relative)
+        self._told[key] = (self._quick, told)
+        return told
 
     def _relist(self, root: Path, folder: str, by_path: dict[str, Entry]) -> None:
         """A folder's files and subfolders as they are now, into `by_path`."""
@@ -134,8 +142,8 @@ class Watcher:
         gone = {f for f in self._folders if os.path.dirname(f) == folder and f not in present}
         for path in list(by_path):
             parent = os.path.dirname(path)
-            if (parent == folder and path not in present) or any(
-                path.startswith(g + os.sep) for g in gone
+            if (parent == folder and path not in present) or (
+                gone and any(path.startswith(g + os.sep) for g in gone)
             ):
                 del by_path[path]
         for path, is_folder in present.items():
@@ -150,6 +158,7 @@ class Watcher:
         roots = self._roots = self.paths()
         self._full = fingerprint(roots)
         self._said = set()
+        self._told = {}
         self._trees = {  # a folder's look is a tuple of Entry (an empty one: empty)
             str(root): seen
             for root, seen in zip(roots, self._full, strict=True)

@@ -428,14 +428,14 @@ _STATS = "SELECT stat FROM files"
 # A steady post: the ledger holds it, not removed, with this very file, hash and
 # last change, and it is published (no draft, not scheduled) under its own identity.
 _LEDGER = post_states("ledger")  # the ledger's columns are the ledger module's
+_DUPLICATES = "SELECT identity FROM files GROUP BY identity HAVING COUNT(*) > 1"
 _CANDIDATES = f"""
 SELECT f.source FROM files AS f LEFT JOIN {_LEDGER} AS p ON p.identity = f.identity
 WHERE p.identity IS NULL OR p.removed OR f.draft OR f.published_us > ?
    OR p.modified_at IS NOT f.modified OR p.content_hash IS NOT f.content_hash
    OR p.source IS NOT f.source
 UNION
-SELECT source FROM files WHERE identity IN (
-    SELECT identity FROM files GROUP BY identity HAVING COUNT(*) > 1)
+SELECT source FROM files WHERE identity IN ({_DUPLICATES})
 """  # noqa: S608 (constants)
 _CANDIDATES_OF_CHECKED = f"""
 SELECT f.source FROM files AS f LEFT JOIN {_LEDGER} AS p ON p.identity = f.identity
@@ -448,7 +448,6 @@ SELECT f.source FROM files AS f
 WHERE f.identity IN (SELECT identity FROM files WHERE source IN (SELECT source FROM temp.checked))
   AND (SELECT COUNT(*) FROM files AS g WHERE g.identity = f.identity) > 1
 """  # noqa: S608 (constants)
-_DUPLICATES = "SELECT identity FROM files GROUP BY identity HAVING COUNT(*) > 1"
 _FIRST_CANDIDATES = f"""
 SELECT source FROM files WHERE draft OR published_us > ? OR published_us >= ? OR modified_us > ?
 UNION
