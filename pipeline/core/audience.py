@@ -10,15 +10,16 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
-from email_validator import EmailNotValidError, validate_email
-
 
 class AddressError(ValueError):
     """Not an address a message can be sent to; the message says why."""
 
 
 def checked_address(text: str) -> str:
-    """The normalized address, or AddressError (one line, no header can be made)."""
+    """The normalized address, or AddressError (one line, no header can be made).
+    email-validator is imported here: `status` reads the list's counts without it."""
+    from email_validator import EmailNotValidError, validate_email
+
     if "\r" in text or "\n" in text:
         raise AddressError("an address cannot hold a line break")
     try:

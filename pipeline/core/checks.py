@@ -15,9 +15,8 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import PostError
-from pipeline.core.manifest import parse_manifest
+from pipeline.core.manifest import EMAIL_FOLDER, parse_manifest
 from pipeline.core.model import Finding, Post
 from pipeline.core.posts.front_matter import clean_text, split_front_matter
 from pipeline.core.posts.markup import parse_blocks

@@ -38,7 +38,6 @@ from pipeline.core.unsubscribe import list_unsubscribe
 
 logger = logging.getLogger(__name__)
 
-EMAIL_FOLDER = "email"  # out/email/<email-id>/
 ARCHIVE_FOLDER = "archive"  # out/archive/<email-id>/index.html, index.html, feed.xml
 PREHEADER_LENGTH = 140
 MAX_SUBJECT = 200  # inboxes show ~60 characters; a runaway title must not fill the header

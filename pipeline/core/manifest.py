@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+EMAIL_FOLDER = "email"  # out/email/<email-id>/: one folder an email, its manifest last
+
 
 @dataclass(frozen=True)
 class ManifestPost:

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pipeline.core.dates import rfc3339
-from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import PostError
+from pipeline.core.manifest import EMAIL_FOLDER
 from pipeline.core.model import Changes, Email, Finding, Header
 from pipeline.core.posts.templating.lookup import PostsLookup
 

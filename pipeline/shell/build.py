@@ -18,11 +18,12 @@ from pipeline import incremental
 from pipeline.core.archive import Issue, archive_index
 from pipeline.core.dates import rfc3339
 from pipeline.core.decide import Policy, decide
-from pipeline.core.emails import ARCHIVE_FOLDER, EMAIL_FOLDER, Templates, plan_emails, render_email
+from pipeline.core.emails import ARCHIVE_FOLDER, Templates, plan_emails, render_email
 from pipeline.core.entry import BuildMarks
 from pipeline.core.errors import OutputError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import FeedSet, changed_feed_urls, feed_sets
+from pipeline.core.manifest import EMAIL_FOLDER
 from pipeline.core.model import Email, Finding, OutputFile
 from pipeline.core.posts.templating.lookup import KnownPosts
 from pipeline.core.report import BuildReport

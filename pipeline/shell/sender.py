@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline.core import delivery
-from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import OutputError
+from pipeline.core.manifest import EMAIL_FOLDER
 from pipeline.core.settings import merge_tag_service
 from pipeline.core.tokens import reader_links
 from pipeline.core.unsubscribe import list_unsubscribe

@@ -11,9 +11,8 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.core.emails import EMAIL_FOLDER
 from pipeline.core.errors import PipelineError
-from pipeline.core.manifest import Manifest, parse_manifest
+from pipeline.core.manifest import EMAIL_FOLDER, Manifest, parse_manifest
 from pipeline.shell.files import confined
 
 logger = logging.getLogger(__name__)
