@@ -67,6 +67,26 @@ def test_nothing_changed_exits_before_click_is_imported(site: Site) -> None:
     assert result.stdout.split() == ["0", "False", "False"], result.stderr
 
 
+def test_status_with_nothing_changed_reads_without_the_renderers(site: Site) -> None:
+    """At 100,000 posts `status` is a walk of content/ and a few reads of the ledger:
+    importing Markdown, Jinja and the address checker cost it a third of its time."""
+    site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
+    assert newsletter(site, "build", "-q", "--now", NOW).returncode == 0
+    heavy = ("markdown_it", "jinja2", "email_validator", "pipeline.core.emails")
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['newsletter', 'status', '--now', {NOW!r}]\n"
+        "from pipeline.shell.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print([name for name in {heavy!r} if name in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=site.root, capture_output=True, text=True, check=False
+    )
+    assert "would" in result.stdout, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
 def test_the_quick_exit_says_what_the_full_command_says(site: Site) -> None:
     site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
     newsletter(site, "build", "--now", NOW)
