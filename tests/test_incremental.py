@@ -384,12 +384,14 @@ def test_reading_and_rendering_on_every_core_writes_what_one_core_does(
     first = serial.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
     monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_FROM", 2)
     monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_RENDER_FROM", 2)
+    monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_FEEDS_FROM", 2)
     second = parallel.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
     summaries = [json.loads(r.stdout) for r in (first, second)]
     for summary in summaries:
         summary.pop("files_written")
     assert summaries[0] == summaries[1]
     assert [e["file"] for e in summaries[0]["rejected"]] == ["broken.md", "p3.md"]
+    assert any(path.startswith("category/") for path in serial.files())  # feeds on both cores
     assert serial.files() == parallel.files()
 
 

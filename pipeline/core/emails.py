@@ -18,10 +18,9 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import jinja2
 from markupsafe import Markup
 
 from pipeline.core.budget import largest_fitting
@@ -36,6 +35,9 @@ from pipeline.core.posts.read import make_excerpt
 from pipeline.core.settings import Config, merge_tag_service
 from pipeline.core.unsubscribe import list_unsubscribe
 
+if TYPE_CHECKING:
+    import jinja2
+
 logger = logging.getLogger(__name__)
 
 ARCHIVE_FOLDER = "archive"  # out/archive/<email-id>/index.html, index.html, feed.xml
@@ -47,6 +49,8 @@ MERGE_TAG_STAND_IN = "https://unsubscribe.invalid/merge-tag"
 
 @lru_cache(maxsize=8)
 def _environment(sources: tuple[tuple[str, str], ...]) -> jinja2.Environment:
+    import jinja2  # here: a first build emails nothing and never needs it
+
     return jinja2.Environment(
         loader=jinja2.DictLoader(dict(sources)),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
@@ -67,6 +71,8 @@ class Templates:
     kind: str = "email"  # or "pages": what `newsletter serve` shows
 
     def render(self, name: str, context: dict[str, Any]) -> str:
+        import jinja2  # see _environment
+
         try:
             return _environment(self.sources).get_template(name).render(context)
         except jinja2.TemplateNotFound:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from feedgen.feed import FeedGenerator
@@ -39,27 +40,38 @@ _CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 Render = Callable[[Sequence[Post], int], bytes]  # (posts, how many carry full content)
 
 
+FeedFiles = Callable[[FeedSet], list[OutputFile]]
+Mapper = Callable[[FeedFiles, Sequence[FeedSet]], Iterable[list[OutputFile]]]
+
+
 def render_feed_sets(
     sets: Sequence[FeedSet],
     rendered: Mapping[str, Post],
     config: Config,
     stylesheet: bytes,
     touched: Callable[[FeedSet], bool] | None = None,
+    each: Mapper = map,
 ) -> list[OutputFile]:
     """The feed files of these feeds (`feed_sets`), the feed index and the stylesheet.
     `rendered` holds each entry's rendered post by identity. With `touched`, a
-    category or tag feed it declines is left out (it is up to date on disk)."""
-    files: list[OutputFile] = []
-    budget = config.feed.max_bytes
-    for feed in sets:
-        if feed.kind and touched is not None and not touched(feed):
-            continue
-        posts = [rendered[header.identity] for header in feed.posts[: config.feed.limit]]
-        files.append(OutputFile(feed.path("feed.xml"), fit(posts, _rss(feed), budget)))
-        files.append(OutputFile(feed.path("atom.xml"), fit(posts, _atom(feed), budget)))
-        if feed.folder == "":
-            files.append(OutputFile(feed.path("feed.json"), fit(posts, _json(feed), budget)))
+    category or tag feed it declines is left out (it is up to date on disk). `each`
+    maps the feeds to their files in order (the shell's may use every core)."""
+    written = [feed for feed in sets if not feed.kind or touched is None or touched(feed)]
+    files = [f for group in each(partial(feed_files, rendered, config), written) for f in group]
     return files + index_files(sets, config, stylesheet)
+
+
+def feed_files(rendered: Mapping[str, Post], config: Config, feed: FeedSet) -> list[OutputFile]:
+    """One feed's RSS and Atom files (and the main feed's JSON Feed)."""
+    budget = config.feed.max_bytes
+    posts = [rendered[header.identity] for header in feed.posts[: config.feed.limit]]
+    files = [
+        OutputFile(feed.path("feed.xml"), fit(posts, _rss(feed), budget)),
+        OutputFile(feed.path("atom.xml"), fit(posts, _atom(feed), budget)),
+    ]
+    if feed.folder == "":
+        files.append(OutputFile(feed.path("feed.json"), fit(posts, _json(feed), budget)))
+    return files
 
 
 def fit(posts: Sequence[Post], render: Render, budget: int) -> bytes:

@@ -27,13 +27,12 @@ from pipeline.core.manifest import EMAIL_FOLDER
 from pipeline.core.model import Email, Finding, OutputFile
 from pipeline.core.posts.templating.lookup import KnownPosts
 from pipeline.core.report import BuildReport
-from pipeline.shell import websub
 from pipeline.shell.cadence import email_cadence
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
 from pipeline.shell.lock import exclusive
 from pipeline.shell.old_site import OldSite
 from pipeline.shell.quick import ContentScan, fingerprint, scan_content
-from pipeline.shell.reading import Progress, read_rows, render_posts
+from pipeline.shell.reading import Progress, in_order, read_rows, render_posts
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
@@ -122,7 +121,7 @@ def _build_with(
     if as_is:
         report.recorded = incremental.recorded_ids(changes, as_is)
     outputs = (
-        render_feed_sets(sets, rendered, config, stylesheet(config), touched)
+        render_feed_sets(sets, rendered, config, stylesheet(config), touched, in_order)
         if options.feeds or not options.dry_run
         else []
     )
@@ -212,6 +211,8 @@ def _tell_the_hub(
     if not hub:
         return []
     urls = sorted(set(pending.split()) | set(changed_feed_urls(sets, report.written)))
+    from pipeline.shell import websub  # urllib's HTTP stack, only with a hub
+
     failed = websub.publish(hub, urls)
     report.notified = [url for url in urls if url not in dict(failed)]
     for url, why in failed:

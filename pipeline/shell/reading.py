@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -31,6 +31,7 @@ R = TypeVar("R")
 
 PARALLEL_FROM = 1500  # files to read before a second process pays for itself
 PARALLEL_RENDER_FROM = 40  # posts to render before it does
+PARALLEL_FEEDS_FROM = 6  # feeds to write (each 20 full entries) before it does
 
 
 def read_row(entry: Entry, config: Config, includes: Lookup | None = None) -> Row | PostError:
@@ -92,6 +93,21 @@ def in_parallel(worker: Callable[[T], R], items: list[T]) -> Iterator[R]:
     context = multiprocessing.get_context("fork")
     with context.Pool(processes, initializer=_hold, initargs=(worker,)) as pool:
         yield from pool.imap_unordered(_run, items, chunksize=max(1, len(items) // 40))
+
+
+def in_order(worker: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """worker(item) for every item, in the items' order: on every core when there
+    are enough of them (the feeds of a first build: each written in its own process,
+    the rendered posts reaching it by the fork)."""
+    if len(items) < PARALLEL_FEEDS_FROM or (os.cpu_count() or 1) < 2:
+        return [worker(item) for item in items]
+    numbered = list(enumerate(items))
+    done = dict(in_parallel(partial(_numbered, worker), numbered))
+    return [done[number] for number in range(len(items))]
+
+
+def _numbered(worker: Callable[[T], R], item: tuple[int, T]) -> tuple[int, R]:
+    return item[0], worker(item[1])
 
 
 _held: Callable[[Any], Any] | None = None  # in a worker process: its worker
