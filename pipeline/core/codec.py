@@ -8,6 +8,7 @@ another version is refused with ValueError instead of being misread.
 from __future__ import annotations
 
 import json
+import operator
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ _HEADER_FIELDS = tuple(Header.__dataclass_fields__)
 _DATES = (_HEADER_FIELDS.index("published"), _HEADER_FIELDS.index("modified"))
 _NAMES = (_HEADER_FIELDS.index("categories"), _HEADER_FIELDS.index("tags"))
 _WARNINGS = _HEADER_FIELDS.index("warnings")
+_ALL_FIELDS = operator.attrgetter(*_HEADER_FIELDS)
 
 
 def _finding(values: list[Any]) -> Finding:
@@ -25,14 +27,10 @@ def _finding(values: list[Any]) -> Finding:
 
 
 def _header_values(header: Header) -> list[Any]:
-    values: list[Any] = []
-    for name in _HEADER_FIELDS:
-        value = getattr(header, name)
-        if name in ("published", "modified"):
-            value = rfc3339(value)
-        elif name == "warnings":
-            value = [_finding_values(w) for w in value]
-        values.append(value)
+    values = list(_ALL_FIELDS(header))  # one call in C: a first build makes 100,000
+    for index in _DATES:
+        values[index] = rfc3339(values[index])
+    values[_WARNINGS] = [_finding_values(w) for w in values[_WARNINGS]]
     return values
 
 

@@ -51,7 +51,9 @@ _HANDLERS = (YAMLHandler(), _TomlHandler(), JSONHandler())
 
 def clean_text(text: str) -> str:
     """Newlines unified; characters that XML 1.0 forbids or discourages removed."""
-    return _XML_ILLEGAL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _XML_ILLEGAL.sub("", text)
 
 
 class _TextDatesLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
