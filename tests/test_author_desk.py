@@ -357,6 +357,7 @@ def test_the_watchers_tree_is_what_a_walk_sees_after_each_change(tmp_path: Path)
         (content / year).mkdir(parents=True)
         for n in range(watch.SMALL_TREE):
             (content / year / f"p{n:03d}.md").write_text(f"post {n}")
+    (content / "drafts" / "empty").mkdir(parents=True)  # folders with no file yet
     now = [0.0]
     watcher = watch.Watcher(lambda: [content], clock=lambda: now[0])
     watcher._due = float("inf")
@@ -379,4 +380,8 @@ def test_the_watchers_tree_is_what_a_walk_sees_after_each_change(tmp_path: Path)
         now[0] += watch.VERIFY_AFTER
         watcher._due = float("inf")
         assert not watcher.changed(), "the full look after it finds nothing else"
+    watcher._due = float("inf")  # a quick look, not a full one, must see this:
+    (content / "drafts" / "empty" / "first.md").write_text("saved into an empty folder")
+    assert watcher.changed()
+    assert watcher.tree(content) == scan(content)
     assert watcher.tree(tmp_path / "elsewhere") is None

@@ -16,11 +16,12 @@ from pipeline.core.entry import Entry
 POST_SUFFIXES = (".md", ".markdown")
 
 
-def scan(root: Path, start: str | None = None) -> list[Entry]:
+def scan(root: Path, start: str | None = None, folders: list[str] | None = None) -> list[Entry]:
     """Every file under `root` (symlinked folders are not entered), sorted by path;
     with `start`, a folder inside `root`, only the files under it (paths still
-    relative to `root`)."""
+    relative to `root`). `folders`, if given, receives every folder walked."""
     found: list[Entry] = []
+    walked = folders.append if folders is not None else None
     append, make = found.append, tuple.__new__  # 100,000s of entries: the loop stays lean
     base = str(root)
     skip = len(base) + 1  # scandir joins paths onto `base`: the rest is the relative path
@@ -31,6 +32,8 @@ def scan(root: Path, start: str | None = None) -> list[Entry]:
             listing = os.scandir(folder)
         except OSError:
             continue
+        if walked is not None:
+            walked(folder)
         with listing:
             for entry in listing:
                 try:

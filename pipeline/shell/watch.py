@@ -33,14 +33,14 @@ FULL_SHARE = 20  # a full look at most once per this many times its own cost
 VERIFY_AFTER = 2.0  # seconds from a quick look's change to the full look after it
 
 
-def fingerprint(paths: list[Path]) -> Fingerprint:
+def fingerprint(paths: list[Path], folders: list[str] | None = None) -> Fingerprint:
     """Names, sizes and modification times of the files (and files under folders)
     in `paths`; a missing one simply counts as absent. The walk's own tuples, not a
-    copy: 0.1 s saved at 100,000 posts."""
+    copy: 0.1 s saved at 100,000 posts. `folders` receives every folder walked."""
     seen: list[tuple[Entry, ...] | tuple[str, int, int] | None] = []
     for root in paths:
         if root.is_dir():
-            seen.append(tuple(scan(root)))
+            seen.append(tuple(scan(root, folders=folders)))
             continue
         try:
             stat = root.stat()
@@ -156,7 +156,8 @@ class Watcher:
     def _look(self) -> None:
         started = self.clock()
         roots = self._roots = self.paths()
-        self._full = fingerprint(roots)
+        walked: list[str] = []
+        self._full = fingerprint(roots, walked)
         self._said = set()
         self._told = {}
         self._trees = {  # a folder's look is a tuple of Entry (an empty one: empty)
@@ -165,13 +166,9 @@ class Watcher:
             if seen is not None and (not seen or isinstance(seen[0], Entry))
         }
         entries = [entry for seen in self._trees.values() for entry in seen]
-        folders = {os.path.dirname(entry.path) for entry in entries}
-        tops = [key + os.sep for key in self._trees]
-        for folder in list(folders):  # and the folders holding only folders
-            parent = os.path.dirname(folder)
-            while parent not in folders and any(parent.startswith(top) for top in tops):
-                folders.add(parent)
-                parent = os.path.dirname(parent)
+        # Every folder the walk entered (empty ones too: a file saved into one changes
+        # its time), from the walk itself: no path of 100,000 taken apart again.
+        folders = set(walked)
         folders.update(str(root) for root in roots)
         self._folders = folders
         recent = heapq.nlargest(RECENT, entries, key=lambda entry: entry.mtime_ns)
