@@ -307,3 +307,26 @@ def test_corpus_never_shows_a_traceback_from_the_command_line(tmp_path: Path) ->
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_post_files_are_found_by_suffix_in_any_case_and_hidden_folders_skipped(
+    tmp_path: Path,
+) -> None:
+    from pipeline.shell.scan import find_posts
+
+    for name in (
+        "a.md",
+        "B.MD",
+        "2026/c.Markdown",
+        "d.markdown",
+        "notes.txt",
+        "e.md.bak",
+        ".drafts/f.md",
+        "_private/g.md",
+        "2026/.h.md",
+        "2026/_drafts/i.md",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    found = [entry.relative for entry in find_posts(tmp_path)]
+    assert found == ["2026/c.Markdown", "B.MD", "a.md", "d.markdown"]

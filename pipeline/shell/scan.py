@@ -77,8 +77,8 @@ def find_posts(content_dir: Path, entries: list[Entry] | None = None) -> list[En
     found = []
     for entry in scan(content_dir) if entries is None else entries:
         relative = entry.relative
-        if not relative.lower().endswith(POST_SUFFIXES):
-            continue
+        if not relative.endswith(POST_SUFFIXES) and not relative.lower().endswith(POST_SUFFIXES):
+            continue  # (lowered only when needed: "Post.MD" is rare, 100,000 names are not)
         if relative.startswith((".", "_")) or "/." in relative or "/_" in relative:
             *folders, name = relative.split("/")  # the rare case, checked exactly
             if any(part.startswith((".", "_")) for part in folders) or name.startswith("."):
