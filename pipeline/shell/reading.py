@@ -94,7 +94,7 @@ def _no_cycle_collection() -> Iterator[None]:
     (it would walk them again and again: a second of CPU at 100,000 posts, in this
     process and in the workers forked meanwhile); rows hold no cycles to collect."""
     enabled = gc.isenabled()
-    gc.freeze()
+    gc.disable()
     try:
         yield
     finally:
