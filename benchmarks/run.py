@@ -9,6 +9,7 @@ time, CPU time (user + system, the workers' included) and peak memory, for:
   new        a run after one new post (feeds and one digest)
   modified   a run after one post's modified_at and body changed
   status     `newsletter status` after a build, nothing changed since
+  preview    `newsletter preview` from its start to its page's first answer
   check_cold `newsletter check` with nothing kept from an earlier check
   check_edit `newsletter check` after one post's body changed
 With --peers, Hugo and Pelican (when installed) build the same corpus, and the
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -98,6 +100,28 @@ HUGO_RSS = (
 )
 
 
+def preview_start(site: Path) -> dict[str, float]:
+    """From starting `newsletter preview` to its page's first answer over loopback
+    (the email rendered): what the author waits for. CPU and memory: the whole run."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*command("preview"), "--no-open", "--port", "0", "--json"],
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None  # noqa: S101 (a pipe was asked for)
+    url = json.loads(process.stdout.readline())["url"]
+    with urllib.request.urlopen(url, timeout=120) as answer:  # noqa: S310 (127.0.0.1)
+        answer.read()
+    wall = time.perf_counter() - started
+    process.terminate()
+    _pid, _status, usage = os.wait4(process.pid, 0)
+    process.stdout.close()
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+
+
 def newsletter(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", "build", "-q", "--now", NOW, *args]
 
@@ -144,7 +168,17 @@ def bench_size(size: int, runs: int, root: Path, peers: bool) -> dict[str, dict[
     generate(site / "content", size)
     (site / "newsletter.toml").write_text(CONFIG)
     results: dict[str, list[dict[str, float]]] = {
-        k: [] for k in ("cold", "nothing", "new", "modified", "status", "check_cold", "check_edit")
+        k: []
+        for k in (
+            "cold",
+            "nothing",
+            "new",
+            "modified",
+            "status",
+            "preview",
+            "check_cold",
+            "check_edit",
+        )
     }
     hugo = hugo_site(site) if peers else None
     found: dict[str, dict[str, float]] = {}
@@ -174,6 +208,8 @@ def bench_size(size: int, runs: int, root: Path, peers: bool) -> dict[str, dict[
         results["modified"].append(measure(newsletter(), site))
     for _ in range(runs):
         results["status"].append(measure(command("status"), site))
+    for _ in range(runs):
+        results["preview"].append(preview_start(site))
     kept = site / ".newsletter" / "check.sqlite"
     for _ in range(runs):
         kept.unlink(missing_ok=True)
