@@ -287,6 +287,47 @@ def test_pathological_markdown_is_handled(site: Site) -> None:
     assert "A Post" in text and "[" * 200 in text  # the excerpt: the first paragraph, cut
 
 
+def test_markdown_nested_as_deep_as_a_post_can_hold_is_built(site: Site) -> None:
+    """The parser recurses once per level: emphasis and images nested 100,000s deep
+    would overflow the stack and kill the build without a word (in a process of its
+    own here, so a crash fails this test instead of ending the run)."""
+    site.post(
+        "emphasis.md",
+        "*" * 400_000 + "deepest" + "*" * 400_000 + "\n\nAfter.",
+        date="2026-05-30T00:00:00+00:00",
+        slug="emphasis",
+    )
+    site.post(
+        "images.md",
+        "![" * 100_000 + "alt" + "](i.png)" * 100_000,
+        date="2026-05-29T00:00:00+00:00",
+        slug="images",
+    )
+    site.post(
+        "quotes.md", ("> - 1. " * 100_000 + "q\n") * 2, date="2026-05-28T00:00:00+00:00", slug="q"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "build",
+            "--site",
+            str(site.root),
+            "--since",
+            "2026-05-01",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    feed = site.read("feed.xml")
+    assert "deepest" in feed and "After." in feed
+    assert feed.count("&lt;blockquote&gt;") <= 2 * 20  # nesting beyond 20 is not followed
+
+
 def test_corpus_never_shows_a_traceback_from_the_command_line(tmp_path: Path) -> None:
     site = corpus_site(tmp_path / "site")
     result = subprocess.run(
