@@ -72,7 +72,7 @@ def test_status_with_nothing_changed_reads_without_the_renderers(site: Site) -> 
     importing Markdown, Jinja and the address checker cost it a third of its time."""
     site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
     assert newsletter(site, "build", "-q", "--now", NOW).returncode == 0
-    heavy = ("markdown_it", "jinja2", "email_validator", "pipeline.core.emails")
+    heavy = ("markdown_it", "markdown_it_pyrs", "jinja2", "email_validator", "pipeline.core.emails")
     probe = (
         "import sys\n"
         f"sys.argv = ['newsletter', 'status', '--now', {NOW!r}]\n"
