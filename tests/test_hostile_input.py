@@ -306,22 +306,7 @@ def test_markdown_nested_as_deep_as_a_post_can_hold_is_built(site: Site) -> None
     site.post(
         "quotes.md", ("> - 1. " * 100_000 + "q\n") * 2, date="2026-05-28T00:00:00+00:00", slug="q"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "build",
-            "--site",
-            str(site.root),
-            "--since",
-            "2026-05-01",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = build_in_a_process(site, "--since", "2026-05-01")
     assert result.returncode == 0, result.stderr[-2000:]
     feed = site.read("feed.xml")
     assert "deepest" in feed and "After." in feed
@@ -330,24 +315,20 @@ def test_markdown_nested_as_deep_as_a_post_can_hold_is_built(site: Site) -> None
 
 def test_corpus_never_shows_a_traceback_from_the_command_line(tmp_path: Path) -> None:
     site = corpus_site(tmp_path / "site")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "build",
-            "--site",
-            str(site.root),
-            "--now",
-            "2026-06-01T00:00:00+00:00",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = build_in_a_process(site, "--now", "2026-06-01T00:00:00+00:00")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def build_in_a_process(site: Site, *options: str) -> subprocess.CompletedProcess[str]:
+    """`newsletter build` as the command line runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "build", "--site", str(site.root), *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_post_files_are_found_by_suffix_in_any_case_and_hidden_folders_skipped(
