@@ -26,6 +26,20 @@ def test_blocks_are_the_top_level_markdown_blocks_with_their_lines() -> None:
     assert blocks[3].inline == ()  # a fence has no inline children
 
 
+def test_quote_and_list_markers_past_20_on_a_line_are_not_followed() -> None:
+    html = render_blocks(parse_blocks("> - 1. " * 1000 + "q\n"))
+    assert "<li>q</li>" in html  # the words are kept, inside the 20th level
+    assert 0 < html.count("<blockquote>") + html.count("<ul>") + html.count("<ol>") <= 20
+
+
+def test_a_reference_link_renders_in_a_block_rendered_alone() -> None:
+    blocks = parse_blocks("# Drop me\n\nSee [the docs][d].\n\n> [d]: https://a.example/d 'T'\n")
+    assert [b.kind for b in blocks] == ["heading", "paragraph", "blockquote"]
+    assert render_blocks(blocks[1:2]) == (
+        '<p>See <a href="https://a.example/d" title="T">the docs</a>.</p>\n'
+    )
+
+
 def test_links_of_a_block_markdown_raw_html_and_images() -> None:
     [block] = parse_blocks(
         'See [one](https://a.example/1), <a href="/two">two</a> and ![pic](p.png) '

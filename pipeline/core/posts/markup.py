@@ -68,9 +68,14 @@ class Inline(NamedTuple):
 
 
 # Inline containers: the parser's node name -> the token names around their children.
-_WRAPPERS = {"strong": "strong", "em": "em", "strikethrough": "s", "link": "link"}
-_WRAPPERS["autolink"] = "link"
-_KINDS = {"lheading": "heading", "code_block": "code_block"}
+_WRAPPERS = {
+    "strong": "strong",
+    "em": "em",
+    "strikethrough": "s",
+    "link": "link",
+    "autolink": "link",
+}
+_KINDS = {"lheading": "heading"}  # the others keep the parser's name
 _TAGS = {
     "paragraph": "p",
     "bullet_list": "ul",
