@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.core.errors import PostError
-from pipeline.core.posts.front_matter import as_names, as_text, field, split_front_matter
+from pipeline.core.posts.front_matter import (
+    as_names,
+    as_text,
+    clean_text,
+    field,
+    is_clean,
+    split_front_matter,
+)
 
 
 def test_yaml_toml_json_and_pelican_headers() -> None:
@@ -60,3 +69,17 @@ def test_typed_accessors_name_the_key_when_the_type_is_wrong() -> None:
         as_text("a.md", "title", ["x"])
     with pytest.raises(PostError, match="'tags' must be a list of names"):
         as_names("a.md", "tags", {"a": 1})
+
+
+@given(
+    st.text(
+        st.one_of(
+            st.sampled_from("a\t\n\r\x00\x07\x1f\x7f\x80\x85\x9f\xa0é\ufffd\ufffe\uffff🔗"),
+            st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        ),
+        max_size=30,
+    )
+)
+def test_the_byte_scan_finds_what_cleaning_would_remove(text: str) -> None:
+    unified = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert is_clean(text.encode()) == (clean_text(unified) == unified)

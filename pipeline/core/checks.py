@@ -12,16 +12,25 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from lxml import etree
 
 from pipeline.core.errors import PostError
 from pipeline.core.manifest import EMAIL_FOLDER, parse_manifest
-from pipeline.core.model import Finding, Post
-from pipeline.core.posts.front_matter import clean_text, split_front_matter
+from pipeline.core.model import Finding, Header, Post
+from pipeline.core.posts.front_matter import clean_text, field, split_front_matter
+from pipeline.core.posts.images import featured_image
 from pipeline.core.posts.markup import parse_blocks
-from pipeline.core.posts.read import read_header, read_post_and_links, same_identity
-from pipeline.core.posts.templating.lookup import Answers, KnownPosts, Lookup
+from pipeline.core.posts.plain import plain_body
+from pipeline.core.posts.read import (
+    read_header,
+    read_header_and_body,
+    read_post_and_links,
+    same_identity,
+)
+from pipeline.core.posts.templating.lookup import Answers, KnownPosts, Lookup, NoLookup
+from pipeline.core.posts.templating.quick import has_template_syntax
 from pipeline.core.settings import Config
 
 GMAIL_CLIP_BYTES = 102_000
@@ -30,6 +39,7 @@ _ALT = re.compile(r'\balt="([^"]*)"')
 _SRC = re.compile(r'\bsrc="([^"]*)"')
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _WEB_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+_NO_SCHEME = re.compile(r"^(https?//|https?:/[^/]|www\.)", re.IGNORECASE)
 
 
 def line_of(text: str, needle: str) -> int | None:
@@ -78,17 +88,91 @@ def header_url(
         return error.finding()
 
 
-def check_post(source: str, raw: bytes, url: str, config: Config, lookup: Lookup) -> Checked:
+def check_post(
+    source: str, raw: bytes, url: str, config: Config, lookup: Lookup, in_full: bool = False
+) -> Checked:
     """Read one post whose header reads (its `url`) and lint it; `config` is the
-    `lenient` one, `lookup` knows every post's URL."""
+    `lenient` one, `lookup` knows every post's URL. A plain body is passed without
+    being parsed, unless `in_full` (the reading it must agree with)."""
+    try:
+        read = read_header_and_body(source, raw, config, lookup)
+    except PostError as error:
+        return Checked(source, url, None, (error.finding(),))
+    in_full = in_full or has_template_syntax(read[2])
+    return _check_read(source, raw, url, read, config, lookup, in_full)
+
+
+def check_alone(
+    source: str, raw: bytes, config: Config, includes: Lookup
+) -> tuple[Header | Finding, Checked | None]:
+    """A file's first reading: its header (or why it cannot be read) and, when its
+    body holds no template syntax, its check. Such a post asks nothing of the other
+    files, so it is checked before their URLs are known; the others wait for
+    `check_post`. `config` is the `lenient` one, `includes` answers for includes."""
+    try:
+        read = read_header_and_body(source, raw, config, includes)
+    except PostError as error:
+        return error.finding(), None
+    header = read[0]
+    if has_template_syntax(read[2]):
+        return header, None
+    return header, _check_read(source, raw, header.url, read, config, NoLookup(), False)
+
+
+def _check_read(
+    source: str,
+    raw: bytes,
+    url: str,
+    read: tuple[Header, dict[str, Any], str],
+    config: Config,
+    lookup: Lookup,
+    in_full: bool,
+) -> Checked:
+    """Lint a post as `read`; `in_full` when its body holds template syntax (or a
+    test asks for the full reading)."""
+    header, meta, body = read
+    line = _line_in(raw, b"id:") or _line_in(raw, b"slug:")
+    unparsed = None if in_full else _without_parse(header, meta, body, raw, config)
+    if unparsed is not None:
+        return Checked(source, url, header.identity, unparsed, (), line)
     try:
         post, targets = read_post_and_links(source, raw, config, lookup)
     except PostError as error:
         return Checked(source, url, None, (error.finding(),))
-    text = raw.decode("utf-8-sig", "replace")
-    line = line_of(text, "id:") or line_of(text, "slug:")
-    findings = tuple(_lint(post, text, targets))
+    findings = tuple(_lint(post, raw.decode("utf-8-sig", "replace"), targets))
     return Checked(source, url, post.identity, findings, post.depends, line)
+
+
+def _line_in(raw: bytes, needle: bytes) -> int | None:
+    """`line_of` in the file's text, from its bytes (UTF-8: the same lines)."""
+    index = raw.find(needle)
+    return raw.count(b"\n", 0, index) + 1 if index >= 0 else None
+
+
+def _without_parse(
+    header: Header, meta: Mapping[str, Any], body: str, raw: bytes, config: Config
+) -> tuple[Finding, ...] | None:
+    """The findings of a post whose body check can pass unparsed (`plain_body`; it
+    holds no template syntax): its header's and its featured image's; None when the
+    body must be read in full."""
+    from_body = config.build.featured_image_from_body
+    if meta.get("disclosures") is not None or (from_body and "![" in body):
+        return None
+    given = field(meta, "excerpt")[1] is not None
+    if _MENTIONS_DISCLOSURE.search(header.excerpt if given else body):
+        return None  # an excerpt that could cut a disclosure short
+    plain = plain_body(body, header.url, config.affiliate.hosts)
+    if plain is None or any(_links(header.source, "", list(plain.targets))):
+        return None
+    _image, image_warnings = featured_image(meta, header.source, header.url, "", from_body)
+    warnings = header.warnings + tuple(image_warnings)
+    if not warnings:
+        return ()
+    return tuple(_warnings(header.source, warnings, (), raw.decode("utf-8-sig", "replace")))
+
+
+# What every disclosure's label holds (`DISCLOSURE_WORD`), matched as loosely.
+_MENTIONS_DISCLOSURE = re.compile("disclos|disclaim", re.IGNORECASE)
 
 
 def combine(seen: Iterable[Seen]) -> list[Finding]:
@@ -135,22 +219,7 @@ def check_posts(
 
 def _lint(post: Post, text: str, targets: list[str] | None) -> Iterable[Finding]:
     source = post.source
-    for warning in post.header.warnings + post.warnings:
-        if warning.kind == "undisclosed-affiliate":
-            link = post.affiliate_links[0]
-            yield Finding(
-                "undisclosed-affiliate",
-                source,
-                f"has affiliate links ({link}) but no affiliate disclosure",
-                "add a paragraph starting '**Affiliate disclosure:**' before the first "
-                "affiliate link (emails would otherwise carry the site's default one)",
-                line=line_of(text, link) or line_of(text, _host(link)),
-                severity="error",
-            )
-        elif warning.kind in TAG_ERRORS:
-            yield replace(warning, severity="error")
-        else:
-            yield replace(warning, line=line_of(text, f"{warning.key}:") if warning.key else None)
+    yield from _warnings(source, post.header.warnings + post.warnings, post.affiliate_links, text)
     for tag in _IMG_TAG.findall(post.html):
         alt = _ALT.search(tag)
         if alt is None or not alt.group(1).strip():
@@ -180,6 +249,28 @@ def _lint(post: Post, text: str, targets: list[str] | None) -> Iterable[Finding]
             )
 
 
+def _warnings(
+    source: str, warnings: Iterable[Finding], affiliate_links: Sequence[str], text: str
+) -> Iterable[Finding]:
+    """What reading the post warned of, as check's findings."""
+    for warning in warnings:
+        if warning.kind == "undisclosed-affiliate":
+            link = affiliate_links[0]
+            yield Finding(
+                "undisclosed-affiliate",
+                source,
+                f"has affiliate links ({link}) but no affiliate disclosure",
+                "add a paragraph starting '**Affiliate disclosure:**' before the first "
+                "affiliate link (emails would otherwise carry the site's default one)",
+                line=line_of(text, link) or line_of(text, _host(link)),
+                severity="error",
+            )
+        elif warning.kind in TAG_ERRORS:
+            yield replace(warning, severity="error")
+        else:
+            yield replace(warning, line=line_of(text, f"{warning.key}:") if warning.key else None)
+
+
 def _host(url: str) -> str:
     return re.sub(r"^https?://", "", url).split("/")[0]
 
@@ -198,7 +289,7 @@ def _links(source: str, text: str, targets: list[str] | None) -> Iterable[Findin
         problem = ""
         if scheme and scheme.group(1).lower() not in _WEB_SCHEMES:
             problem = f"link {target!r} is not a web address ({scheme.group(1)}:) and is removed"
-        elif re.match(r"^(https?//|https?:/[^/]|www\.)", target, re.IGNORECASE):
+        elif _NO_SCHEME.match(target):
             problem = f"link {target!r} looks like a web address without its https://"
         if problem:
             yield Finding(

@@ -19,7 +19,7 @@ from pipeline.core.posts.markup import Block
 
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%B %d %Y")
 _RELATED = ("you might also like", "related posts", "related articles", "read next")
-_COMMENTS = ("leave a reply", "leave a comment")
+COMMENT_HEADINGS = ("leave a reply", "leave a comment")
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _is_marker(block: Block) -> bool:
         _is_tagged(block)
         or _is_written_by(block)
         or _heading_starts(block, _RELATED)
-        or _heading_starts(block, _COMMENTS)
+        or _heading_starts(block, COMMENT_HEADINGS)
     )
 
 
@@ -156,7 +156,7 @@ def _is_footer(blocks: Sequence[Block], index: int) -> bool:
     count = len(blocks)
     while index < count:
         block = blocks[index]
-        if _heading_starts(block, _COMMENTS):
+        if _heading_starts(block, COMMENT_HEADINGS):
             return True  # the comment form is the page's last part, whatever follows
         if _is_tagged(block):
             index += 1

@@ -33,7 +33,7 @@ from pipeline.core.settings import Config
 AffiliateTest = Callable[[str], bool]
 
 
-_DISCLOSURE_WORD = re.compile(r"\b(disclosures?|disclaimers?)\b", re.IGNORECASE)
+DISCLOSURE_WORD = re.compile(r"\b(disclosures?|disclaimers?)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,11 @@ def _disclosure_label(block: Block) -> str | None:
     if close is None:
         return None
     label = inline_text(children[start + 1 : close])
-    return label if _DISCLOSURE_WORD.search(label) else None
+    return label if DISCLOSURE_WORD.search(label) else None
 
 
-def _kind(words: str) -> str:
+def disclosure_kind(words: str) -> str:
+    """What a disclosure is about, from its label (or its text)."""
     lowered = words.lower()
     if "affiliate" in lowered or "sponsor" in lowered or "commission" in lowered:
         return "affiliate"
@@ -94,7 +95,9 @@ def _make_disclosure(
     inner = sanitize(render_inline(block), base_url)
     inner = add_rel(inner, lambda href: "sponsored" if is_affiliate(href) else None)
     text = inline_text(block.inline, urls=True)
-    return Disclosure(kind=_kind(label or text), label=label, html=inner, text=text, origin=origin)
+    return Disclosure(
+        kind=disclosure_kind(label or text), label=label, html=inner, text=text, origin=origin
+    )
 
 
 def parse_disclosure(

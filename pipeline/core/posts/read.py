@@ -30,6 +30,7 @@ from pipeline.core.posts.front_matter import (
     as_text,
     clean_text,
     field,
+    is_clean,
     split_front_matter,
 )
 from pipeline.core.posts.images import featured_image
@@ -85,6 +86,16 @@ def read_header(source: str, raw: bytes, config: Config, includes: Lookup | None
     error `read_post` raises for the front matter, this raises too."""
     meta, body, first_line = _split(source, raw)
     return _header(source, meta, raw, config, body, first_line, includes=includes)
+
+
+def read_header_and_body(
+    source: str, raw: bytes, config: Config, includes: Lookup | None = None
+) -> tuple[Header, dict[str, Any], str]:
+    """The header, with the front matter and the body (cleaned as rendering cleans
+    it) it was read from: what `check` looks at before deciding to render."""
+    meta, body, first_line = _split(source, raw)
+    header = _header(source, meta, raw, config, body, first_line, includes=includes)
+    return header, meta, body if is_clean(raw) else clean_text(body)
 
 
 def template_tags(source: str, raw: bytes, config: Config, lookup: Lookup) -> Resolved:

@@ -1,0 +1,208 @@
+"""What `check` can learn from a plain Markdown body without parsing it.
+
+A full reading renders the body (2.5 ms a post, 10,000s of posts) only for check to
+look for what few bodies hold: an image without alt text, a link that is no web
+address, affiliate links without a disclosure. In plain Markdown the text alone
+shows where every link and image target is written and which paragraph is the
+affiliate disclosure. Every test here errs one way: `plain_body` answers only when
+the parse could not find more, and any doubt (raw HTML, code fences, link
+definitions, template syntax, a target or an alt text written any other way, a
+disclosure that the chrome rules might take) leaves the post to the full reading.
+tests/test_plain_body.py holds the two readings to the same findings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urljoin
+
+from pipeline.core.posts.chrome import COMMENT_HEADINGS
+from pipeline.core.posts.disclosures import (
+    DISCLOSURE_WORD,
+    AffiliateTest,
+    affiliate_matcher,
+    disclosure_kind,
+)
+
+# Where an inline link's or image's target starts: markdown-it skips spaces and
+# line ends after "](".
+_TARGET_START = re.compile(r"\]\([ \t\n]*")
+# A target the parser keeps as written (nothing to encode) and that no other
+# characters follow: an http(s) address, a mail address, or a path, query or
+# fragment on this site. (Whether it is a web address is check's rule to say.)
+_TARGET = re.compile(
+    r"(?:(?i:https?)://[A-Za-z0-9.-]+|(?i:mailto):[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)?"
+    r"[A-Za-z0-9._~/?#=+-]*(?=[ \t\n)])"
+)
+# An image whose alt text is plain characters: the parser's alt is that text.
+_IMAGE = re.compile(r"!\[([^\[\]\n*_`\\<&!~]*)\]\(")
+# A one-line paragraph led by a bold label, after an optional emoji: the shape
+# markdown-it reads as text (the emoji), strong (the label), text, with nothing
+# in the label or before it that could open a link, code or another emphasis.
+_LABELLED = re.compile(
+    r"^(?P<mark>[^\x00-\x7f\s]+ )?\*\*(?P<label>[A-Za-z0-9](?:[A-Za-z0-9 :,.'’/()-]*"
+    r"[A-Za-z0-9:,.'’/()-])?)\*\*(?:[ \t].*)?$",
+    re.MULTILINE,
+)
+_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t].*)?$", re.MULTILINE)
+_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$", re.MULTILINE)
+_COMMENT_LETTERS = tuple("".join(filter(str.isalpha, p.casefold())) for p in COMMENT_HEADINGS)
+
+
+@dataclass(frozen=True)
+class PlainBody:
+    """A body whose parse would show check nothing but these targets."""
+
+    targets: tuple[str, ...]  # every link and image target, as the body writes it
+
+
+def plain_body(body: str, url: str, hosts: tuple[str, ...]) -> PlainBody | None:
+    """The targets of a body without template syntax (`has_template_syntax`), when
+    the text alone shows that its images have alt text and that affiliate links (to
+    `hosts`, from the post at `url`) are disclosed; None when only a parse can tell."""
+    # Raw HTML and autolinks start with "<", code fences with ``` or ~~~, the link
+    # definitions that reference links need hold "]:": any of them, and only a parse
+    # knows what the body holds.
+    # (A character is a memchr; "```" in a text with an emoji costs five times more.)
+    if "<" in body or _holds(body, "```") or _holds(body, "~~~") or "]:" in body:
+        return None
+    targets = _targets(body)
+    if targets is None or not _images_have_alt(body):
+        return None
+    if _links_to_affiliates(targets, url, hosts) and not _discloses_affiliates(body):
+        return None
+    return PlainBody(tuple(targets))
+
+
+def _holds(body: str, mark: str) -> bool:
+    return mark[0] in body and mark in body
+
+
+def _links_to_affiliates(targets: list[str], url: str, hosts: tuple[str, ...]) -> bool:
+    """Whether a target leads to an affiliate host, as the renderer resolves it."""
+    is_affiliate, pieces = _matcher(hosts)
+    lowered = url.lower()
+    here = any(piece in lowered for piece in pieces)  # where relative targets lead
+    for target in targets:
+        if "//" in target:  # a host of its own: matched only where its parts are written
+            lowered = target.lower()
+            if not any(piece in lowered for piece in pieces):
+                continue
+        elif not here:
+            continue
+        # An http(s) address joins to itself, host and query unchanged.
+        if is_affiliate(target if "://" in target else urljoin(url, target)):
+            return True
+    return False
+
+
+@cache
+def _matcher(hosts: tuple[str, ...]) -> tuple[AffiliateTest, tuple[str, ...]]:
+    """The affiliate test, and a part of each host pattern that its matches hold."""
+    patterns = (host.lower().partition("?")[0] for host in hosts)
+    pieces = ("" if "[" in p else max(p.split("*"), key=len) for p in patterns)
+    return affiliate_matcher(hosts), tuple(pieces)
+
+
+def _targets(body: str) -> list[str] | None:
+    """Every target written after "](", or None when one is not plain."""
+    targets = []
+    for start in _TARGET_START.finditer(body):
+        target = _TARGET.match(body, start.end())
+        if target is None:
+            return None
+        targets.append(target[0])
+    return targets
+
+
+def _images_have_alt(body: str) -> bool:
+    if not _holds(body, "!["):
+        return True
+    images = _IMAGE.findall(body)
+    return len(images) == body.count("![") and all(any(c.isalnum() for c in alt) for alt in images)
+
+
+def _discloses_affiliates(body: str) -> bool:
+    """Whether a paragraph of the body is certainly an affiliate disclosure that the
+    chrome rules leave in place."""
+    for found in _labelled_lines(body):
+        mark, label = found["mark"] or "", " ".join(found["label"].split())
+        if any(c.isalnum() for c in mark) or not DISCLOSURE_WORD.search(label):
+            continue
+        if disclosure_kind(label) != "affiliate":
+            continue
+        start, end = found.start(), found.end()
+        alone = (start == 0 or _blank(_line_before(body, start))) and (
+            end == len(body) or _blank(_line_after(body, end))
+        )
+        if alone and _kept_by_chrome(body[:start]):
+            return True
+    return False
+
+
+def _labelled_lines(body: str) -> Iterator[re.Match[str]]:
+    """The lines led by a bold label that say "disclosure" or "disclaimer" as most
+    write it (a proof missed only sends the post to the full reading)."""
+    done = -1
+    for word in ("isclosure", "isclaimer"):
+        at = body.find(word)
+        while at >= 0:
+            start = body.rfind("\n", 0, at) + 1
+            if start != done and (found := _LABELLED.match(body, start)) is not None:
+                done = start
+                yield found
+            at = body.find(word, at + 1)
+
+
+def _blank(line: str) -> bool:
+    return not line.strip(" \t")
+
+
+def _line_before(body: str, start: int) -> str:
+    """The line ending just before `start` (which begins a line)."""
+    return body[body.rfind("\n", 0, start - 1) + 1 : start - 1]
+
+
+def _line_after(body: str, end: int) -> str:
+    """The line beginning just after `end` (which ends a line)."""
+    stop = body.find("\n", end + 1)
+    return body[end + 1 : stop if stop >= 0 else len(body)]
+
+
+def _kept_by_chrome(before: str) -> bool:
+    """Whether the chrome rules keep a paragraph that follows `before` (a blank line
+    ends it). They take a paragraph only as a byline (under the title), as a bio
+    (under "Written by" and a name) or after the comment form's heading: so it must
+    not follow a heading, and no heading before it may be the comment form's."""
+    lines = before.split("\n")
+    last = next((line for line in reversed(lines) if not _blank(line)), "")
+    if _is_heading_line(last):
+        return False
+    for index, line in enumerate(lines):
+        if not _is_heading_line(line):
+            continue
+        text = line
+        if _UNDERLINE.fullmatch(line):  # a setext heading: the lines above it
+            start = index
+            while start > 0 and not _blank(lines[start - 1]):
+                start -= 1
+            text = " ".join(lines[start:index])
+        if _may_be_comment_heading(text):
+            return False
+    return True
+
+
+def _is_heading_line(line: str) -> bool:
+    """An ATX heading or a setext underline."""
+    first = line.lstrip(" ")[:1]
+    return first in ("#", "=", "-") and bool(_ATX.fullmatch(line) or _UNDERLINE.fullmatch(line))
+
+
+def _may_be_comment_heading(text: str) -> bool:
+    if any(c in text for c in "[&\\"):  # links, entities, escapes: only a parse knows
+        return True
+    letters = "".join(filter(str.isalpha, text.casefold()))
+    return any(phrase in letters for phrase in _COMMENT_LETTERS)
