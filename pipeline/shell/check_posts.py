@@ -4,7 +4,9 @@ configuration and code, and the answers its links were given; a `check` reads an
 lints again only the files that changed and the posts whose answers did (a link to
 a post that moved, an include that was edited). Duplicate identities are decided
 afresh over every file each time, from the kept identities. The findings are the
-same as a full check's: the same core functions make them, in the same order.
+same as a full check's: the same core functions make them, in the same order. A
+changed file whose body holds no template syntax is checked as its header is read,
+in one pass; only the others wait for every post's URL.
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pipeline.core.checks import Checked, Seen, check_post, combine, header_url, lenient
+from pipeline.core.checks import (
+    Checked,
+    Seen,
+    check_alone,
+    check_post,
+    combine,
+    header_url,
+    lenient,
+)
 from pipeline.core.entry import Entry
 from pipeline.core.model import Finding
 from pipeline.core.posts.templating.lookup import KnownPosts, Lookup, still_true
@@ -33,6 +43,7 @@ from pipeline.store.rendered import cache_key
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
+DIGEST_LENGTH = 32  # hex digits of a file's SHA-256 kept
 CHECK_FORMAT = 1  # bump when what a Checked holds, or how it is made, changes
 
 
@@ -63,7 +74,8 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
     files = find_posts(site.content_dir)
     stale = [e for e in files if (row := rows.get(e.relative)) is None or row[kept.STAT] != e.stat]
     includes = OldSite(site, KnownPosts({}))
-    heads = dict(_each(partial(_head, config, includes), stale, PARALLEL_FROM))
+    heading = [(e, row[kept.DIGEST] if (row := rows.get(e.relative)) else "") for e in stale]
+    heads = dict(_each(partial(_head, config, includes), heading, PARALLEL_FROM))
 
     unreadable = 0  # changed files whose header cannot be read (or that cannot be opened)
     unopened: list[str] = []
@@ -73,7 +85,7 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
     urls: dict[str, str] = {}
     for entry in stale:
         source = entry.relative
-        digest, outcome = heads[source]
+        digest, outcome, found = heads[source]
         old = rows.get(source)
         if isinstance(outcome, Finding):  # it cannot be opened, or its header read
             results[source] = Checked(source, None, None, (outcome,))
@@ -85,6 +97,9 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
         elif old is not None and old[kept.DIGEST] == digest:  # touched, not changed
             rows[source] = (source, entry.stat, *old[kept.DIGEST :])
             saved.append(kept.Row(entry.stat, digest, kept.as_checked(source, old)))
+        elif found is not None:  # checked already: it asks nothing of the others
+            urls[source], results[source] = outcome, Checked(source, outcome, *found)
+            saved.append(kept.Row(entry.stat, digest, results[source]))
         else:
             urls[source], digests[source] = outcome, digest
     by_source = {entry.relative: entry for entry in files}
@@ -94,6 +109,7 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
             urls.setdefault(source, url)
     lookup = OldSite(site, KnownPosts.of(urls.items()))
 
+    alone = sum(1 for source in urls if source in results)
     again = [s for s in urls if s in digests]
     again += [
         source
@@ -113,7 +129,7 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
 
     gone = [source for source in rows if source not in by_source]
     kept.save(site.check_cache_path, key, saved, gone + unopened)
-    read = len(again) + unreadable - len(unopened)
+    read = alone + len(again) + unreadable - len(unopened)
     return PostsChecked(combine(_seen(files, results, rows)), len(files) - len(unopened), read)
 
 
@@ -143,17 +159,35 @@ def _each(worker: Callable[[T], R], items: list[T], parallel_from: int) -> list[
     return list(in_parallel(worker, items))
 
 
-def _head(config: Config, includes: Lookup, entry: Entry) -> tuple[str, tuple[str, str | Finding]]:
-    """A changed file: (its source, (the hash of its bytes, its URL or why its header
-    cannot be read)); the hash is "" when the file cannot be opened."""
+# What a changed file's first reading sends back: the hash of its bytes, its URL or
+# why its header cannot be read, and its check (identity, findings, depends, line)
+# when it needs no other file's URL. Plain values: 10,000s cross between processes.
+Head = tuple[str, str | Finding, tuple[Any, ...] | None]
+
+
+def _head(config: Config, includes: Lookup, item: tuple[Entry, str]) -> tuple[str, Head]:
+    """A changed file, by its source; the hash is "" when the file cannot be opened.
+    One whose hash is the kept one (only touched) is not checked again."""
+    entry, kept_digest = item
     source = entry.relative
     try:
         raw = Path(entry.path).read_bytes()
     except OSError as exc:
         finding = Finding("unreadable", source, f"cannot be read: {exc.strerror}", severity="error")
-        return source, ("", finding)
-    digest = hashlib.sha256(raw).hexdigest()[:32]
-    return source, (digest, header_url(source, raw, config, includes))
+        return source, ("", finding, None)
+    if kept_digest:
+        digest = _digest(raw)
+        if digest == kept_digest:
+            return source, (digest, header_url(source, raw, config, includes), None)
+    header, found = check_alone(source, raw, config, includes)
+    if isinstance(header, Finding):
+        return source, (_digest(raw), header, None)
+    done = None if found is None else (found.identity, found.findings, found.depends, found.id_line)
+    return source, (header.content_hash[:DIGEST_LENGTH], header.url, done)  # the same hash
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:DIGEST_LENGTH]
 
 
 def _lint(config: Config, lookup: Lookup, item: tuple[str, str, str]) -> Checked:
