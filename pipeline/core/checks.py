@@ -24,13 +24,13 @@ from pipeline.core.posts.images import featured_image
 from pipeline.core.posts.markup import parse_blocks
 from pipeline.core.posts.plain import plain_body
 from pipeline.core.posts.read import (
+    HeaderAndBody,
     read_header,
     read_header_and_body,
     read_post_and_links,
     same_identity,
 )
 from pipeline.core.posts.templating.lookup import Answers, KnownPosts, Lookup, NoLookup
-from pipeline.core.posts.templating.quick import has_template_syntax
 from pipeline.core.settings import Config
 
 GMAIL_CLIP_BYTES = 102_000
@@ -98,8 +98,7 @@ def check_post(
         read = read_header_and_body(source, raw, config, lookup)
     except PostError as error:
         return Checked(source, url, None, (error.finding(),))
-    in_full = in_full or has_template_syntax(read[2])
-    return _check_read(source, raw, url, read, config, lookup, in_full)
+    return _check_read(source, raw, url, read, config, lookup, in_full or read.templated)
 
 
 def check_alone(
@@ -113,24 +112,23 @@ def check_alone(
         read = read_header_and_body(source, raw, config, includes)
     except PostError as error:
         return error.finding(), None
-    header = read[0]
-    if has_template_syntax(read[2]):
-        return header, None
-    return header, _check_read(source, raw, header.url, read, config, NoLookup(), False)
+    if read.templated:
+        return read.header, None
+    return read.header, _check_read(source, raw, read.header.url, read, config, NoLookup(), False)
 
 
 def _check_read(
     source: str,
     raw: bytes,
     url: str,
-    read: tuple[Header, dict[str, Any], str],
+    read: HeaderAndBody,
     config: Config,
     lookup: Lookup,
     in_full: bool,
 ) -> Checked:
     """Lint a post as `read`; `in_full` when its body holds template syntax (or a
     test asks for the full reading)."""
-    header, meta, body = read
+    header, meta, body, _templated = read
     line = _line_in(raw, b"id:") or _line_in(raw, b"slug:")
     unparsed = None if in_full else _without_parse(header, meta, body, raw, config)
     if unparsed is not None:

@@ -27,9 +27,9 @@ from pipeline.core.posts.disclosures import (
     disclosure_kind,
 )
 
-# Where an inline link's or image's target starts: markdown-it skips spaces and
-# line ends after "](".
-_TARGET_START = re.compile(r"\]\([ \t\n]*")
+# Where an inline link's or image's target starts (markdown-it skips spaces and
+# line ends after "]("), and where a link definition's does ("]:").
+_TARGET_START = re.compile(r"\](?:\([ \t\n]*|:)")
 # A target the parser keeps as written (nothing to encode) and that no other
 # characters follow: an http(s) address, a mail address, or a path, query or
 # fragment on this site. (Whether it is a web address is check's rule to say.)
@@ -64,10 +64,10 @@ def plain_body(body: str, url: str, hosts: tuple[str, ...]) -> PlainBody | None:
     the text alone shows that its images have alt text and that affiliate links (to
     `hosts`, from the post at `url`) are disclosed; None when only a parse can tell."""
     # Raw HTML and autolinks start with "<", code fences with ``` or ~~~, the link
-    # definitions that reference links need hold "]:": any of them, and only a parse
-    # knows what the body holds.
+    # definitions that reference links need hold "]:" (`_targets` looks): any of
+    # them, and only a parse knows what the body holds.
     # (A character is a memchr; "```" in a text with an emoji costs five times more.)
-    if "<" in body or _holds(body, "```") or _holds(body, "~~~") or "]:" in body:
+    if "<" in body or _holds(body, "```") or _holds(body, "~~~"):
         return None
     targets = _targets(body)
     if targets is None or not _images_have_alt(body):
@@ -108,9 +108,12 @@ def _matcher(hosts: tuple[str, ...]) -> tuple[AffiliateTest, tuple[str, ...]]:
 
 
 def _targets(body: str) -> list[str] | None:
-    """Every target written after "](", or None when one is not plain."""
+    """Every target written after "](", or None when one is not plain (or the body
+    holds a link definition)."""
     targets = []
     for start in _TARGET_START.finditer(body):
+        if start[0] == "]:":
+            return None
         target = _TARGET.match(body, start.end())
         if target is None:
             return None

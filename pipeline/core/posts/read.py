@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from pipeline.core.dates import DateError, parse_date
@@ -88,14 +88,26 @@ def read_header(source: str, raw: bytes, config: Config, includes: Lookup | None
     return _header(source, meta, raw, config, body, first_line, includes=includes)
 
 
+class HeaderAndBody(NamedTuple):
+    """What `check` looks at before deciding to render a post."""
+
+    header: Header
+    meta: dict[str, Any]  # the front matter
+    body: str  # cleaned as rendering cleans it
+    templated: bool  # whether the body could hold template syntax
+
+
 def read_header_and_body(
     source: str, raw: bytes, config: Config, includes: Lookup | None = None
-) -> tuple[Header, dict[str, Any], str]:
-    """The header, with the front matter and the body (cleaned as rendering cleans
-    it) it was read from: what `check` looks at before deciding to render."""
+) -> HeaderAndBody:
+    """The header, with the front matter and the body it was read from."""
     meta, body, first_line = _split(source, raw)
-    header = _header(source, meta, raw, config, body, first_line, includes=includes)
-    return header, meta, body if is_clean(raw) else clean_text(body)
+    leaves = may_leave_tags(body)
+    header = _header(source, meta, raw, config, body, first_line, includes=includes, leaves=leaves)
+    if is_clean(raw):  # nearly always: the body as it is, and what was found in it
+        return HeaderAndBody(header, meta, body, has_template_syntax(body, leaves))
+    body = clean_text(body)
+    return HeaderAndBody(header, meta, body, has_template_syntax(body))
 
 
 def template_tags(source: str, raw: bytes, config: Config, lookup: Lookup) -> Resolved:
@@ -235,7 +247,9 @@ def _header(
     first_line: int,
     strict: bool = True,
     includes: Lookup | None = None,
+    leaves: bool | None = None,
 ) -> Header:
+    """`leaves`: what `may_leave_tags` said of the body, when known."""
     title_value = meta.get("title")
     if title_value in (None, ""):
         raise PostError(source, "has no title", 'add title: "..." to the front matter')
@@ -319,7 +333,7 @@ def _header(
         excerpt=excerpt,
         warnings=tuple(warnings),
     )
-    if not strict or not may_leave_tags(body):
+    if not strict or not (may_leave_tags(body) if leaves is None else leaves):
         return header
     from pipeline.core.posts.templating.resolve import resolve  # only posts that need it
 

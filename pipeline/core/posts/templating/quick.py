@@ -29,9 +29,10 @@ def may_leave_tags(body: str) -> bool:
     return "[" in body and _SHORTCODE.search(body) is not None
 
 
-def has_template_syntax(body: str) -> bool:
-    """Whether the body could hold any template syntax at all."""
-    if may_leave_tags(body) or body.startswith(("http", " ")):
+def has_template_syntax(body: str, leaves: bool | None = None) -> bool:
+    """Whether the body could hold any template syntax at all (`leaves`: what
+    `may_leave_tags` said of it, when known)."""
+    if (may_leave_tags(body) if leaves is None else leaves) or body.startswith(("http", " ")):
         return True
     if ("{" in body or "|" in body) and _PELICAN.search(body) is not None:
         return True
