@@ -264,6 +264,30 @@ def test_preview_of_one_post_renders_it_in_full(site: Site) -> None:
     assert "The whole body." in shown.text
 
 
+def test_with_nothing_changed_the_sample_comes_from_the_index_as_the_dry_run_gives_it(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 100,000 posts a dry run reads all of the index: with nothing changed since
+    the last build, preview asks the index for the newest post instead."""
+    from datetime import datetime
+
+    from pipeline.shell import upcoming
+    from pipeline.shell.site import load_site
+
+    site.post("a.md", "Older.", date="2026-05-01T00:00:00+00:00", slug="a", title="A")
+    site.post("b.md", "The newest.", date="2026-05-30T00:00:00+00:00", slug="b", title="B")
+    site.build(now=NOW)
+    now = datetime.fromisoformat(NOW)
+    dry = upcoming.from_dry_run(load_site(site.root), now)
+    monkeypatch.setattr(upcoming, "run_build", lambda *_: pytest.fail("a dry run"))
+    quick = upcoming.upcoming_email(load_site(site.root), now)
+    assert (quick.label, quick.email, quick.posts) == (dry.label, dry.email, dry.posts)
+    assert [p.title for p in quick.posts] == ["B"]
+    site.post("c.md", "New.", date="2026-05-31T00:00:00+00:00", slug="c", title="C")
+    with pytest.raises(pytest.fail.Exception):  # something new: the dry run decides
+        upcoming.upcoming_email(load_site(site.root), now)
+
+
 def test_the_preview_watcher_survives_a_missing_file_and_sees_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from pipeline.shell.watch import fingerprint
 

@@ -12,16 +12,19 @@ from pipeline.core.emails import render_email
 from pipeline.core.errors import PipelineError, PostError
 from pipeline.core.model import Email, Header
 from pipeline.core.posts.read import read_header
-from pipeline.core.posts.templating.lookup import KnownPosts
+from pipeline.core.posts.templating.lookup import KnownPosts, Lookup
 from pipeline.core.schedule import next_slot
 from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.files import read_limited
 from pipeline.shell.old_site import OldSite
-from pipeline.shell.quick import ContentScan
+from pipeline.shell.quick import ContentScan, scan_content, unchanged
 from pipeline.shell.reading import render_posts
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
+from pipeline.store.ledger import read_waiting
+from pipeline.store.postindex import IndexedPosts, kinds_of, open_index
+from pipeline.store.rendered import cache_key
 
 
 class NoEmail(PipelineError):
@@ -46,6 +49,36 @@ def upcoming_email(
     """The next email; with `post` (an identity or file), that post as a per-post
     email; with nothing new, the newest post as a sample (`content`: content/ as
     already walked). PipelineError says why there is none."""
+    if post is None:
+        content = content or scan_content(site.paths)
+        newest = _newest_when_unchanged(site, now, content)
+        if newest is not None:
+            return _sample(site, newest, OldSite(site, IndexedPosts(site.cache_path)))
+    return from_dry_run(site, now, post, content)
+
+
+def _newest_when_unchanged(site: Site, now: datetime, content: ContentScan) -> Header | None:
+    """The newest post, when the last build saw exactly these files and nothing waits
+    for a slot of the schedule: then nothing is new, the next email is a sample of
+    it, and the index says which without a dry run (which reads all of the index:
+    0.4 s at 100,000 posts). None: ask the dry run."""
+    if not unchanged(site.paths, now, content.inputs) or read_waiting(site.state_path):
+        return None
+    config = site.config
+    index = open_index(site.cache_path, cache_key(config), kinds_of(config), writable=False)
+    if index is None:
+        return None
+    try:
+        sources = index.steady(()).newest("", (), 1)
+        return index.headers(sources).get(sources[0]) if sources else None
+    finally:
+        index.close()
+
+
+def from_dry_run(
+    site: Site, now: datetime, post: str | None = None, content: ContentScan | None = None
+) -> Upcoming:
+    """`upcoming_email` as a dry run of the build decides it."""
     options = BuildOptions(now=now, dry_run=True, slot_due=True, feeds=False, content_scan=content)
     report = run_build(site, options)
     if report.rejected:
@@ -72,9 +105,16 @@ def upcoming_email(
     live = tuple(report.feed_posts)
     if not live:
         raise NoEmail("Nothing to preview", ("there is no published post yet",))
-    newest = render_posts(live[:1], config, site.content_dir, site.cache_path, lookup)
-    email = render_email((newest[live[0].identity],), (), config, templates)
-    return Upcoming("Nothing new to send: the newest post, as a sample", email, live[:1])
+    return _sample(site, live[0], lookup)
+
+
+def _sample(site: Site, newest: Header, lookup: Lookup) -> Upcoming:
+    config = site.config
+    rendered = render_posts([newest], config, site.content_dir, site.cache_path, lookup)
+    email = render_email(
+        (rendered[newest.identity],), (), config, load_templates(site.template_dir)
+    )
+    return Upcoming("Nothing new to send: the newest post, as a sample", email, (newest,))
 
 
 def _find(posts: list[Header], wanted: str) -> Header | None:
