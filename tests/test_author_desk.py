@@ -370,6 +370,40 @@ def test_the_preview_watcher_sees_an_edit_between_full_looks(tmp_path: Path) -> 
     assert watcher.changed(), "seen by the full look"
 
 
+@pytest.mark.parametrize("during", ["edit", "new file"])
+def test_a_change_made_while_the_full_look_walks_is_said_by_the_next_quick_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, during: str
+) -> None:
+    """At 100,000 posts a full look walks for most of a second: a post saved after
+    the walk passed it is a change the next quick look says, not part of the look."""
+    import pipeline.shell.watch as watch
+
+    content = tmp_path / "content"
+    (content / "2020").mkdir(parents=True)
+    post = content / "2020" / "post.md"
+    post.write_text("first")
+    now = [0.0]
+    watcher = watch.Watcher(lambda: [content], clock=lambda: now[0])
+    walk = watch.fingerprint
+
+    def walk_then_save(paths: list[Path], folders: list[str] | None = None) -> object:
+        seen = walk(paths, folders)
+        if during == "edit":
+            post.write_text("saved while the walk was elsewhere")
+            os.utime(post, ns=(10**18, 10**18))
+        else:
+            (content / "2020" / "new.md").write_text("new")
+            os.utime(content / "2020", ns=(10**18, 10**18))
+        return seen
+
+    monkeypatch.setattr(watch, "fingerprint", walk_then_save)
+    watcher._due = 0.0
+    watcher.changed()  # a full look, during which the post is saved
+    monkeypatch.setattr(watch, "fingerprint", walk)
+    watcher._due = float("inf")
+    assert watcher.changed(), "said by the next quick look"
+
+
 def test_the_watchers_tree_is_what_a_walk_sees_after_each_change(tmp_path: Path) -> None:
     """The preview renders from the watcher's tree instead of walking content/: after
     each change a quick look saw, it holds what a walk would."""

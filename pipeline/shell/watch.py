@@ -155,6 +155,9 @@ class Watcher:
 
     def _look(self) -> None:
         started = self.clock()
+        # The folders as they are before the walk: one changed while it is walked is
+        # then said by the next quick look, not taken for what the walk saw.
+        folders_before = {stat[0]: stat for stat in _stats(sorted(self._folders))}
         roots = self._roots = self.paths()
         walked: list[str] = []
         self._full = fingerprint(roots, walked)
@@ -178,7 +181,19 @@ class Watcher:
             if len(inside) < SMALL_TREE:
                 small.extend([entry.path for entry in inside] or [str(root)])
         self._watched = sorted(folders | {entry.path for entry in recent} | set(small))
-        self._quick = _stats(self._watched)
+        # What the quick looks compare with is what the walk saw (a file saved while
+        # the tree was walked is a change the next quick look says), not a second look.
+        walked_files = {entry.path: (entry.path, entry.mtime_ns, entry.size) for entry in recent}
+        for tree in self._trees.values():
+            if len(tree) < SMALL_TREE:
+                walked_files.update((e.path, (e.path, e.mtime_ns, e.size)) for e in tree)
+        for seen in self._full:
+            if seen and isinstance(seen[0], str):  # a watched file, as the look saw it
+                walked_files[seen[0]] = seen
+        self._quick = tuple(
+            walked_files.get(stat[0]) or folders_before.get(stat[0]) or stat
+            for stat in _stats(self._watched)
+        )
         self._due = self.clock() + max(0.0, FULL_SHARE * (self.clock() - started))
 
 
