@@ -11,8 +11,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -60,10 +60,10 @@ def lenient(config: Config) -> Config:
 Seen = tuple[str, str | None, int | None, tuple[Finding, ...]]  # source, identity, line, found
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(NamedTuple):
     """One post file as `check` found it. Kept by content hash: while the file, the
-    configuration and the answers in `depends` stay the same, so do its findings."""
+    configuration and the answers in `depends` stay the same, so do its findings.
+    (A tuple: 100,000s are made, and sent between processes, by a first check.)"""
 
     source: str
     url: str | None  # None: its header cannot be read (no other post can link to it)
@@ -128,9 +128,9 @@ def _check_read(
 ) -> Checked:
     """Lint a post as `read`; `in_full` when its body holds template syntax (or a
     test asks for the full reading)."""
-    header, meta, body, _templated = read
+    header = read.header
     line = _line_in(raw, b"id:") or _line_in(raw, b"slug:")
-    unparsed = None if in_full else _without_parse(header, meta, body, raw, config)
+    unparsed = None if in_full else _without_parse(read, raw, config)
     if unparsed is not None:
         return Checked(source, url, header.identity, unparsed, (), line)
     try:
@@ -147,19 +147,19 @@ def _line_in(raw: bytes, needle: bytes) -> int | None:
     return raw.count(b"\n", 0, index) + 1 if index >= 0 else None
 
 
-def _without_parse(
-    header: Header, meta: Mapping[str, Any], body: str, raw: bytes, config: Config
-) -> tuple[Finding, ...] | None:
+def _without_parse(read: HeaderAndBody, raw: bytes, config: Config) -> tuple[Finding, ...] | None:
     """The findings of a post whose body check can pass unparsed (`plain_body`; it
     holds no template syntax): its header's and its featured image's; None when the
     body must be read in full."""
+    header, meta, body = read.header, read.meta, read.body
     from_body = config.build.featured_image_from_body
     if meta.get("disclosures") is not None or (from_body and "![" in body):
         return None
     given = field(meta, "excerpt")[1] is not None
     if _MENTIONS_DISCLOSURE.search(header.excerpt if given else body):
         return None  # an excerpt that could cut a disclosure short
-    plain = plain_body(body, header.url, config.affiliate.hosts)
+    written = raw if read.as_written else None
+    plain = plain_body(body, header.url, config.affiliate.hosts, written)
     if plain is None or any(_links(header.source, "", list(plain.targets))):
         return None
     _image, image_warnings = featured_image(meta, header.source, header.url, "", from_body)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 from urllib.parse import urljoin
 
 from pipeline.core.posts.chrome import COMMENT_HEADINGS
@@ -47,6 +48,13 @@ _LABELLED = re.compile(
     r"[A-Za-z0-9:,.'’/()-])?)\*\*(?:[ \t].*)?$",
     re.MULTILINE,
 )
+# The same patterns for a file's bytes (all ASCII: a byte is a letter).
+_STR_TARGETS: tuple[re.Pattern[Any], re.Pattern[Any]] = (_TARGET_START, _TARGET)
+_BYTE_TARGETS: tuple[re.Pattern[Any], re.Pattern[Any]] = (
+    re.compile(_TARGET_START.pattern.encode()),
+    re.compile(_TARGET.pattern.encode()),
+)
+_BYTE_IMAGE = re.compile(_IMAGE.pattern.encode())
 _ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t].*)?$", re.MULTILINE)
 _UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$", re.MULTILINE)
 _COMMENT_LETTERS = tuple("".join(filter(str.isalpha, p.casefold())) for p in COMMENT_HEADINGS)
@@ -59,26 +67,37 @@ class PlainBody:
     targets: tuple[str, ...]  # every link and image target, as the body writes it
 
 
-def plain_body(body: str, url: str, hosts: tuple[str, ...]) -> PlainBody | None:
+def plain_body(
+    body: str, url: str, hosts: tuple[str, ...], written: bytes | None = None
+) -> PlainBody | None:
     """The targets of a body without template syntax (`has_template_syntax`), when
     the text alone shows that its images have alt text and that affiliate links (to
-    `hosts`, from the post at `url`) are disclosed; None when only a parse can tell."""
+    `hosts`, from the post at `url`) are disclosed; None when only a parse can tell.
+    `written`: the file's bytes, when they hold the body unchanged (nothing cleaned
+    away, no CR): searched instead, front matter and all (which can only send a post
+    to the full reading), a byte a letter where a text with an emoji takes four."""
+    text: str | bytes = body if written is None else written
     # Raw HTML and autolinks start with "<", code fences with ``` or ~~~, the link
     # definitions that reference links need hold "]:" (`_targets` looks): any of
     # them, and only a parse knows what the body holds.
-    # (A character is a memchr; "```" in a text with an emoji costs five times more.)
-    if "<" in body or _holds(body, "```") or _holds(body, "~~~"):
+    if any(_holds(text, mark) for mark in _NEEDS_PARSE):
         return None
-    targets = _targets(body)
-    if targets is None or not _images_have_alt(body):
+    targets = _targets(text)
+    if targets is None or not _images_have_alt(text):
         return None
     if _links_to_affiliates(targets, url, hosts) and not _discloses_affiliates(body):
         return None
     return PlainBody(tuple(targets))
 
 
-def _holds(body: str, mark: str) -> bool:
-    return mark[0] in body and mark in body
+_NEEDS_PARSE = ("<", "```", "~~~")
+
+
+def _holds(text: str | bytes, mark: str) -> bool:
+    # One character is a memchr; "```" in a text with an emoji costs five times more.
+    if isinstance(text, bytes):
+        return mark.encode() in text
+    return mark[0] in text and mark in text
 
 
 def _links_to_affiliates(targets: list[str], url: str, hosts: tuple[str, ...]) -> bool:
@@ -107,25 +126,30 @@ def _matcher(hosts: tuple[str, ...]) -> tuple[AffiliateTest, tuple[str, ...]]:
     return affiliate_matcher(hosts), tuple(pieces)
 
 
-def _targets(body: str) -> list[str] | None:
-    """Every target written after "](", or None when one is not plain (or the body
+def _targets(text: str | bytes) -> list[str] | None:
+    """Every target written after "](", or None when one is not plain (or the text
     holds a link definition)."""
+    starts, plain = _STR_TARGETS if isinstance(text, str) else _BYTE_TARGETS
     targets = []
-    for start in _TARGET_START.finditer(body):
-        if start[0] == "]:":
+    for start in starts.finditer(text):
+        if start[0] in ("]:", b"]:"):
             return None
-        target = _TARGET.match(body, start.end())
+        target = plain.match(text, start.end())
         if target is None:
             return None
-        targets.append(target[0])
+        found = target[0]
+        targets.append(found if isinstance(found, str) else found.decode("ascii"))
     return targets
 
 
-def _images_have_alt(body: str) -> bool:
-    if not _holds(body, "!["):
+def _images_have_alt(text: str | bytes) -> bool:
+    if not _holds(text, "!["):
         return True
-    images = _IMAGE.findall(body)
-    return len(images) == body.count("![") and all(any(c.isalnum() for c in alt) for alt in images)
+    if isinstance(text, str):
+        alts, count = _IMAGE.findall(text), text.count("![")
+    else:
+        alts, count = [alt.decode() for alt in _BYTE_IMAGE.findall(text)], text.count(b"![")
+    return len(alts) == count and all(any(c.isalnum() for c in alt) for alt in alts)
 
 
 def _discloses_affiliates(body: str) -> bool:

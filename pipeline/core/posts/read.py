@@ -95,6 +95,7 @@ class HeaderAndBody(NamedTuple):
     meta: dict[str, Any]  # the front matter
     body: str  # cleaned as rendering cleans it
     templated: bool  # whether the body could hold template syntax
+    as_written: bool  # whether the file's bytes hold the body unchanged (no CR, clean)
 
 
 def read_header_and_body(
@@ -105,9 +106,10 @@ def read_header_and_body(
     leaves = may_leave_tags(body)
     header = _header(source, meta, raw, config, body, first_line, includes=includes, leaves=leaves)
     if is_clean(raw):  # nearly always: the body as it is, and what was found in it
-        return HeaderAndBody(header, meta, body, has_template_syntax(body, leaves))
+        as_written = b"\r" not in raw
+        return HeaderAndBody(header, meta, body, has_template_syntax(body, leaves), as_written)
     body = clean_text(body)
-    return HeaderAndBody(header, meta, body, has_template_syntax(body))
+    return HeaderAndBody(header, meta, body, has_template_syntax(body), False)
 
 
 def template_tags(source: str, raw: bytes, config: Config, lookup: Lookup) -> Resolved:
