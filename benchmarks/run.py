@@ -10,6 +10,7 @@ time, CPU time (user + system, the workers' included) and peak memory, for:
   modified   a run after one post's modified_at and body changed
   status     `newsletter status` after a build, nothing changed since
   preview    `newsletter preview` from its start to its page's first answer
+  reload     from saving a post to the running preview's page answering with it
   check_cold `newsletter check` with nothing kept from an earlier check
   check_edit `newsletter check` after one post's body changed
 With --peers, Hugo and Pelican (when installed) build the same corpus, and the
@@ -122,6 +123,46 @@ def preview_start(site: Path) -> dict[str, float]:
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
 
 
+def preview_reloads(site: Path, edits: int) -> list[dict[str, float]]:
+    """From saving a post (in place, as an editor saves) to the running preview's
+    page answering after it saw the change, once per edit, a second and a half
+    apart (an author saving as they write). Wall time only: CPU is the server's."""
+    process = subprocess.Popen(
+        [*command("preview"), "--no-open", "--port", "0", "--json"],
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None  # noqa: S101 (a pipe was asked for)
+    url = json.loads(process.stdout.readline())["url"]
+
+    def get(path: str) -> bytes:
+        with urllib.request.urlopen(url + path, timeout=120) as answer:  # noqa: S310 (127.0.0.1)
+            return bytes(answer.read())
+
+    get("")
+    post = sorted((site / "content").rglob("post-*.md"))[-1]
+    text = post.read_text()
+    samples = []
+    try:
+        for number in range(edits):
+            version = json.loads(get("version"))["version"]
+            started = time.perf_counter()
+            post.write_text(f"{text}\nSaved again, number {number}.\n")
+            while json.loads(get("version"))["version"] == version:
+                time.sleep(0.02)
+            get("")
+            samples.append({"wall": time.perf_counter() - started, "cpu": 0.0, "peak_mb": 0.0})
+            time.sleep(1.5)
+    finally:
+        post.write_text(text)
+        process.terminate()
+        process.wait()
+        process.stdout.close()
+    return samples
+
+
 def newsletter(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", "build", "-q", "--now", NOW, *args]
 
@@ -176,6 +217,7 @@ def bench_size(size: int, runs: int, root: Path, peers: bool) -> dict[str, dict[
             "modified",
             "status",
             "preview",
+            "reload",
             "check_cold",
             "check_edit",
         )
@@ -210,6 +252,7 @@ def bench_size(size: int, runs: int, root: Path, peers: bool) -> dict[str, dict[
         results["status"].append(measure(command("status"), site))
     for _ in range(runs):
         results["preview"].append(preview_start(site))
+    results["reload"] = preview_reloads(site, max(5, runs))
     kept = site / ".newsletter" / "check.sqlite"
     for _ in range(runs):
         kept.unlink(missing_ok=True)
@@ -286,7 +329,13 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
         # Hugo rebuilds everything on every run: set our cold build and our cron run
         # (one new post) against it. Pelican's cached run after one change: against
         # ours after one modified post.
-        pairs = (("hugo", "cold"), ("hugo", "new"), ("pelican_one_changed", "modified"))
+        # And a check with nothing kept against our own cold build.
+        pairs = (
+            ("hugo", "cold"),
+            ("hugo", "new"),
+            ("pelican_one_changed", "modified"),
+            ("cold", "check_cold"),
+        )
         for peer, ours in pairs:
             if peer in cases:
                 ratio = cases[ours]["wall"] / cases[peer]["wall"]
