@@ -101,10 +101,8 @@ HUGO_RSS = (
 )
 
 
-def preview_start(site: Path) -> dict[str, float]:
-    """From starting `newsletter preview` to its page's first answer over loopback
-    (the email rendered): what the author waits for. CPU and memory: the whole run."""
-    started = time.perf_counter()
+def start_preview(site: Path) -> tuple[subprocess.Popen[str], str]:
+    """`newsletter preview` on a free port, and its address once it says it."""
     process = subprocess.Popen(
         [*command("preview"), "--no-open", "--port", "0", "--json"],
         cwd=site,
@@ -113,7 +111,14 @@ def preview_start(site: Path) -> dict[str, float]:
         text=True,
     )
     assert process.stdout is not None  # noqa: S101 (a pipe was asked for)
-    url = json.loads(process.stdout.readline())["url"]
+    return process, json.loads(process.stdout.readline())["url"]
+
+
+def preview_start(site: Path) -> dict[str, float]:
+    """From starting `newsletter preview` to its page's first answer over loopback
+    (the email rendered): what the author waits for. CPU and memory: the whole run."""
+    started = time.perf_counter()
+    process, url = start_preview(site)
     with urllib.request.urlopen(url, timeout=120) as answer:  # noqa: S310 (127.0.0.1)
         answer.read()
     wall = time.perf_counter() - started
@@ -127,15 +132,7 @@ def preview_reloads(site: Path, edits: int) -> list[dict[str, float]]:
     """From saving a post (in place, as an editor saves) to the running preview's
     page answering after it saw the change, once per edit, a second and a half
     apart (an author saving as they write). Wall time only: CPU is the server's."""
-    process = subprocess.Popen(
-        [*command("preview"), "--no-open", "--port", "0", "--json"],
-        cwd=site,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None  # noqa: S101 (a pipe was asked for)
-    url = json.loads(process.stdout.readline())["url"]
+    process, url = start_preview(site)
 
     def get(path: str) -> bytes:
         with urllib.request.urlopen(url + path, timeout=120) as answer:  # noqa: S310 (127.0.0.1)
