@@ -288,16 +288,20 @@ def test_with_nothing_changed_the_sample_comes_from_the_index_as_the_dry_run_giv
         upcoming.upcoming_email(load_site(site.root), now)
 
 
-def test_the_preview_watcher_survives_a_missing_file_and_sees_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pipeline.shell.watch import fingerprint
+def test_the_preview_watcher_survives_a_missing_file_and_sees_changes(tmp_path: Path) -> None:
+    import pipeline.shell.watch as watch
 
     watched = [tmp_path / "newsletter.toml", tmp_path / "content"]
-    empty = fingerprint(watched)  # neither exists yet: no error
+    watcher = watch.Watcher(lambda: watched)  # neither exists yet: no error
     (tmp_path / "content").mkdir()
     (tmp_path / "content" / "a.md").write_text("x")
-    with_post = fingerprint(watched)
+    watcher._due = 0.0
+    assert watcher.changed(), "the folder and its post"
     (tmp_path / "newsletter.toml").write_text("[site]\n")
-    assert empty != with_post != fingerprint(watched)
+    watcher._due = 0.0
+    assert watcher.changed(), "the configuration"
+    watcher._due = 0.0
+    assert not watcher.changed()
 
 
 def test_status_with_nothing_changed_says_what_deciding_would_say(
@@ -384,24 +388,57 @@ def test_a_change_made_while_the_full_look_walks_is_said_by_the_next_quick_look(
     post.write_text("first")
     now = [0.0]
     watcher = watch.Watcher(lambda: [content], clock=lambda: now[0])
-    walk = watch.fingerprint
+    step = watch.FullLook.step
 
-    def walk_then_save(paths: list[Path], folders: list[str] | None = None) -> object:
-        seen = walk(paths, folders)
+    def walk_then_save(look: watch.FullLook, seconds: float) -> bool:
+        done = step(look, seconds)
         if during == "edit":
             post.write_text("saved while the walk was elsewhere")
             os.utime(post, ns=(10**18, 10**18))
         else:
             (content / "2020" / "new.md").write_text("new")
             os.utime(content / "2020", ns=(10**18, 10**18))
-        return seen
+        return done
 
-    monkeypatch.setattr(watch, "fingerprint", walk_then_save)
+    monkeypatch.setattr(watch.FullLook, "step", walk_then_save)
     watcher._due = 0.0
     watcher.changed()  # a full look, during which the post is saved
-    monkeypatch.setattr(watch, "fingerprint", walk)
+    monkeypatch.setattr(watch.FullLook, "step", step)
     watcher._due = float("inf")
     assert watcher.changed(), "said by the next quick look"
+
+
+def test_a_save_while_a_full_look_is_under_way_is_said_before_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full look walks a step at a time with a quick look after each step, so
+    a save waits for one step of the walk, not all of it (at 100,000 posts the walk
+    is most of a second); the walk, out of date, is begun again later and ends."""
+    import pipeline.shell.watch as watch
+    from pipeline.shell.scan import scan
+
+    content = tmp_path / "content"
+    for year in range(2015, 2021):
+        (content / str(year)).mkdir(parents=True)
+        (content / str(year) / "post.md").write_text(f"post {year}")
+    now = [0.0]
+    watcher = watch.Watcher(lambda: [content], clock=lambda: now[0])
+    monkeypatch.setattr(watch, "STEP", 0.0)  # a folder a step: seven steps to walk all
+    watcher._due = 0.0
+    assert not watcher.changed(), "one step of the walk, then a quick look"
+    assert watcher._walking is not None, "the walk is under way"
+    (content / "2016" / "post.md").write_text("saved during the walk")
+    os.utime(content / "2016" / "post.md", ns=(10**18, 10**18))  # the newest: watched
+    assert watcher.changed(), "said by the quick look after the next step"
+    assert watcher._walking is None, "the walk is dropped"
+    assert watcher.tree(content) == scan(content)
+    now[0] += watch.VERIFY_AFTER
+    steps = 0
+    while watcher._walking is not None or steps == 0:
+        assert not watcher.changed(), "the walk begun again finds nothing else"
+        steps += 1
+    assert steps == 7, "a folder per step: the root and six years"
+    assert watcher.tree(content) == scan(content)
 
 
 def test_the_watchers_tree_is_what_a_walk_sees_after_each_change(tmp_path: Path) -> None:

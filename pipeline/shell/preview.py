@@ -1,7 +1,7 @@
 """Shell: `newsletter preview`, the next email served on 127.0.0.1, as readers will see it.
 
 Every change to a post, a template, the CSS or newsletter.toml bumps a version
-number (a watcher thread looks four times a second: `watch`); the
+number (a watcher thread looks ten times a second: `watch`); the
 page polls it and reloads itself. Rendering is a dry run: the ledger and out/ are
 never touched. A broken post or template shows a readable error page until fixed.
 """
@@ -163,7 +163,7 @@ class Preview:
         self._watcher = Watcher(lambda: [*self.source.watched(), self.config_file])
         self._content = self._walked(self._watcher)
 
-    def watch(self, interval: float = 0.25) -> None:
+    def watch(self, interval: float = 0.1) -> None:
         if self._watcher is None:
             self.start_watching()
         watcher = self._watcher

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
+from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
 
@@ -20,35 +21,58 @@ def scan(root: Path, start: str | None = None, folders: list[str] | None = None)
     """Every file under `root` (symlinked folders are not entered), sorted by path;
     with `start`, a folder inside `root`, only the files under it (paths still
     relative to `root`). `folders`, if given, receives every folder walked."""
-    found: list[Entry] = []
-    walked = folders.append if folders is not None else None
+    walk = Walk(root, start)
+    walk.step(lambda: True)
+    if folders is not None:
+        folders.extend(walk.folders)
+    return walk.found
+
+
+class Walk:
+    """`scan` a folder at a time: each `step` lists folders while `more()` says so
+    (one at least), so a caller can keep doing other things between steps."""
+
+    def __init__(self, root: Path, start: str | None = None) -> None:
+        self.found: list[Entry] = []  # sorted by relative path once done
+        self.folders: list[str] = []  # every folder walked
+        self._stack = [start or str(root)]
+        self._skip = len(str(root)) + 1  # scandir joins paths onto root: the rest is relative
+        self.done = False
+
+    def step(self, more: Callable[[], bool]) -> bool:
+        """List folders until `more()` is false or none is left; True when done."""
+        stack, found, folders, skip = self._stack, self.found, self.folders, self._skip
+        while stack:
+            _list(stack.pop(), skip, stack, found, folders)
+            if stack and not more():
+                return False
+        if not self.done:
+            found.sort(key=itemgetter(1))  # by relative path
+            self.done = True
+        return True
+
+
+def _list(folder: str, skip: int, stack: list[str], found: list[Entry], folders: list[str]) -> None:
+    """One folder's files into `found`, its subfolders onto `stack`."""
+    try:
+        listing = os.scandir(folder)
+    except OSError:
+        return
+    folders.append(folder)
     append, make = found.append, tuple.__new__  # 100,000s of entries: the loop stays lean
-    base = str(root)
-    skip = len(base) + 1  # scandir joins paths onto `base`: the rest is the relative path
-    stack = [start or base]
-    while stack:
-        folder = stack.pop()
-        try:
-            listing = os.scandir(folder)
-        except OSError:
-            continue
-        if walked is not None:
-            walked(folder)
-        with listing:
-            for entry in listing:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                        continue
-                    stat = entry.stat()
-                except OSError:
+    with listing:
+        for entry in listing:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
                     continue
-                path = entry.path
-                relative, size, mtime_ns = path[skip:], stat.st_size, stat.st_mtime_ns
-                line = f"{relative}\0{size}\0{mtime_ns}"
-                append(make(Entry, (path, relative, size, mtime_ns, entry.is_symlink(), line)))
-    found.sort(key=itemgetter(1))  # by relative path
-    return found
+                stat = entry.stat()
+            except OSError:
+                continue
+            path = entry.path
+            relative, size, mtime_ns = path[skip:], stat.st_size, stat.st_mtime_ns
+            line = f"{relative}\0{size}\0{mtime_ns}"
+            append(make(Entry, (path, relative, size, mtime_ns, entry.is_symlink(), line)))
 
 
 def entry_at(root: Path, path: str) -> Entry | None:
