@@ -206,3 +206,58 @@ def test_the_quick_front_matter_reader_agrees_with_yaml(lines: list[str]) -> Non
 )
 def test_a_plain_url_skips_only_steps_that_would_not_change_it(url: str, site_url: str) -> None:
     assert _checked_url("a.md", urljoin(site_url, url)) == url
+
+
+shortcode_bits = st.sampled_from(
+    ["[", "]", "[/", "=", "{", "{{", "{%", "caption", "embed", "video", "\n", " ", "-", "_"]
+    + ["\u00a0", "\u2003", "\x1c", "\x85", "é", "ß", "٣", "😀", "a", "Z", "x=1"]
+) | st.tuples(  # a shortcode's shape, with Unicode letters and spaces where \w and \s go
+    st.sampled_from(["[", "[/"]),
+    st.sampled_from(["a", "caption", "embedé", "é", "x_y-z", "Ab٣", "9"]),
+    st.sampled_from([" ", "\u00a0", "\u2003", "\u3000", "\x1c", "\x85", "", "\n", "é"]),
+    st.sampled_from(["x=1", "=", "]", "y", "é=é", "\n="]),
+    st.sampled_from(["]", "", "]]"]),
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(body=st.lists(shortcode_bits | nasty_text, max_size=12).map("".join), head=nasty_text)
+def test_the_bytes_search_for_template_syntax_agrees_with_the_texts(body: str, head: str) -> None:
+    """Reading a header searches the file's bytes for syntax that might not resolve
+    (faster for a text with an emoji); it must say what the text's search says,
+    Unicode letters and spaces included."""
+    from pipeline.core.posts.templating.quick import may_leave_tags
+
+    raw = head.encode() + body.encode()
+    assert may_leave_tags(body, raw, len(head.encode())) == may_leave_tags(body)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    body=st.lists(shortcode_bits | nasty_text, max_size=8).map("".join),
+    bom=st.booleans(),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+def test_a_header_read_from_the_bytes_is_the_header_read_from_the_text(
+    body: str, bom: bool, newline: str
+) -> None:
+    """Where the body starts in the file's bytes (after a BOM, a front matter with
+    an emoji, or none when newlines were unified): the header read is the same."""
+    from pipeline.core.posts import read
+
+    text = f'---\ntitle: "Café ☕ {len(body)}"\ndate: 2026-05-01\n---\n{body}'
+    raw = (b"\xef\xbb\xbf" if bom else b"") + text.replace("\n", newline).encode()
+    try:
+        meta, text_body, first_line = read._split("p.md", raw)
+        expected = read._header("p.md", meta, raw, CONFIG, text_body, first_line)
+    except PostError as error:
+        expected = error
+    try:
+        got = read.read_header("p.md", raw, CONFIG)
+    except PostError as error:
+        got = error
+    if isinstance(expected, PostError):
+        assert isinstance(got, PostError)
+        assert (got.message, got.line) == (expected.message, expected.line)
+    else:
+        assert got == expected

@@ -107,7 +107,7 @@ def stylesheet(config: Config) -> bytes:
     return files("pipeline").joinpath(STYLESHEET_NAME).read_bytes()
 
 
-def read_limited(path: Path, source: str, limit: int) -> bytes:
+def read_limited(path: Path | str, source: str, limit: int) -> bytes:
     """The file's bytes, or a PostError when it is larger than the limit. One read
     sized by fstat: a read(limit) allocates the whole limit, per file."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

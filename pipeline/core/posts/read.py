@@ -8,6 +8,7 @@ naming the file, the field and what to change. The front matter is read by
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import html
 import posixpath
@@ -84,8 +85,9 @@ def read_header(source: str, raw: bytes, config: Config, includes: Lookup | None
     body: only whether its template syntax can be resolved (`includes` answers for
     the include files; links to other posts are the rendering's to resolve). Every
     error `read_post` raises for the front matter, this raises too."""
-    meta, body, first_line = _split(source, raw)
-    return _header(source, meta, raw, config, body, first_line, includes=includes)
+    meta, body, first_line, start = _split_at(source, raw)
+    leaves = _leaves(raw, body, start)
+    return _header(source, meta, raw, config, body, first_line, includes=includes, leaves=leaves)
 
 
 class HeaderAndBody(NamedTuple):
@@ -102,8 +104,8 @@ def read_header_and_body(
     source: str, raw: bytes, config: Config, includes: Lookup | None = None
 ) -> HeaderAndBody:
     """The header, with the front matter and the body it was read from."""
-    meta, body, first_line = _split(source, raw)
-    leaves = may_leave_tags(body)
+    meta, body, first_line, start = _split_at(source, raw)
+    leaves = _leaves(raw, body, start)
     header = _header(source, meta, raw, config, body, first_line, includes=includes, leaves=leaves)
     if is_clean(raw):  # nearly always: the body as it is, and what was found in it
         as_written = b"\r" not in raw
@@ -122,6 +124,15 @@ def template_tags(source: str, raw: bytes, config: Config, lookup: Lookup) -> Re
 
 
 def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str, int]:
+    meta, body, first_line, _start = _split_at(source, raw)
+    return meta, body, first_line
+
+
+def _split_at(source: str, raw: bytes) -> tuple[dict[str, Any], str, int, int]:
+    """(front matter, body, the body's first line, where the body starts in `raw`:
+    -1 when newlines were unified, so the bytes are not the body's). The body is
+    always the end of the decoded text: every form of front matter is split off
+    its start."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -132,10 +143,20 @@ def _split(source: str, raw: bytes) -> tuple[dict[str, Any], str, int]:
         ) from None
     # Newlines unified here; XML-illegal characters are removed from the front matter
     # by split_front_matter, and from the body only when it is rendered.
-    if b"\r" in raw:  # a scan of the bytes: the text's copies cost 4x with an emoji
+    unified = b"\r" in raw  # a scan of the bytes: the text's copies cost 4x with an emoji
+    if unified:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     meta, body = split_front_matter(source, text)
-    return meta, body, text.count("\n", 0, len(text) - len(body)) + 1
+    head = len(text) - len(body)
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    start = -1 if unified else bom + len(text[:head].encode())
+    return meta, body, text.count("\n", 0, head) + 1, start
+
+
+def _leaves(raw: bytes, body: str, start: int) -> bool:
+    """`may_leave_tags(body)`, searching the file's bytes from `start` when they
+    hold the body as it is."""
+    return may_leave_tags(body) if start < 0 else may_leave_tags(body, raw, start)
 
 
 def _date(source: str, key: str, value: Any, config: Config, warnings: list[Finding]) -> datetime:
