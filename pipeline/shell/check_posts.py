@@ -17,7 +17,6 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.core.checks import (
@@ -33,6 +32,7 @@ from pipeline.core.entry import Entry
 from pipeline.core.model import Finding
 from pipeline.core.posts.templating.lookup import KnownPosts, Lookup, still_true
 from pipeline.core.settings import Config
+from pipeline.shell.files import read_whole
 from pipeline.shell.old_site import OldSite
 from pipeline.shell.reading import PARALLEL_FROM, PARALLEL_RENDER_FROM, in_parallel
 from pipeline.shell.scan import find_posts
@@ -171,7 +171,7 @@ def _head(config: Config, includes: Lookup, item: tuple[Entry, str]) -> tuple[st
     entry, kept_digest = item
     source = entry.relative
     try:
-        raw = Path(entry.path).read_bytes()
+        raw = read_whole(entry.path)
     except OSError as exc:
         finding = Finding("unreadable", source, f"cannot be read: {exc.strerror}", severity="error")
         return source, ("", finding, None)
@@ -193,7 +193,7 @@ def _digest(raw: bytes) -> str:
 def _lint(config: Config, lookup: Lookup, item: tuple[str, str, str]) -> Checked:
     source, path, url = item
     try:
-        raw = Path(path).read_bytes()
+        raw = read_whole(path)
     except OSError as exc:
         finding = Finding("unreadable", source, f"cannot be read: {exc.strerror}", severity="error")
         return Checked(source, None, None, (finding,))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterable
 from importlib.resources import files
@@ -105,6 +106,12 @@ def stylesheet(config: Config) -> bytes:
     if not config.feed.stylesheet:
         return b""
     return files("pipeline").joinpath(STYLESHEET_NAME).read_bytes()
+
+
+def read_whole(path: Path | str) -> bytes:
+    """The file's bytes in one read sized by fstat (half what Path.read_bytes costs:
+    `check` reads 100,000s of posts)."""
+    return read_limited(path, str(path), sys.maxsize)
 
 
 def read_limited(path: Path | str, source: str, limit: int) -> bytes:

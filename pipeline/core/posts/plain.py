@@ -28,9 +28,6 @@ from pipeline.core.posts.disclosures import (
     disclosure_kind,
 )
 
-# Where an inline link's or image's target starts (markdown-it skips spaces and
-# line ends after "]("), and where a link definition's does ("]:").
-_TARGET_START = re.compile(r"\](?:\([ \t\n]*|:)")
 # A target the parser keeps as written (nothing to encode) and that no other
 # characters follow: an http(s) address, a mail address, or a path, query or
 # fragment on this site. (Whether it is a web address is check's rule to say.)
@@ -48,12 +45,10 @@ _LABELLED = re.compile(
     r"[A-Za-z0-9:,.'’/()-])?)\*\*(?:[ \t].*)?$",
     re.MULTILINE,
 )
-# The same patterns for a file's bytes (all ASCII: a byte is a letter).
-_STR_TARGETS: tuple[re.Pattern[Any], re.Pattern[Any]] = (_TARGET_START, _TARGET)
-_BYTE_TARGETS: tuple[re.Pattern[Any], re.Pattern[Any]] = (
-    re.compile(_TARGET_START.pattern.encode()),
-    re.compile(_TARGET.pattern.encode()),
-)
+# An inline link's or image's target after its "](" (markdown-it skips spaces and
+# line ends before it), and the same for a file's bytes (all ASCII: a byte a letter).
+_AFTER_OPENER = re.compile(r"[ \t\n]*(" + _TARGET.pattern + ")")
+_BYTE_AFTER_OPENER = re.compile(_AFTER_OPENER.pattern.encode())
 _BYTE_IMAGE = re.compile(_IMAGE.pattern.encode())
 _ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t].*)?$", re.MULTILINE)
 _UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$", re.MULTILINE)
@@ -130,19 +125,31 @@ def _matcher(hosts: tuple[str, ...]) -> tuple[AffiliateTest, tuple[str, ...]]:
 
 
 def _targets(text: str | bytes) -> list[str] | None:
-    """Every target written after "](", or None when one is not plain (or the text
-    holds a link definition)."""
-    starts, plain = _STR_TARGETS if isinstance(text, str) else _BYTE_TARGETS
+    """Every target written after "](", or None when one is not plain or the text
+    holds a link definition ("]:"). Each "]" found by `find` (a memchr; a search for
+    "](" or "]:" would walk the text byte by byte), then what follows it looked at."""
+    bracket, link, definition, plain = _MARKS[type(text)]
     targets = []
-    for start in starts.finditer(text):
-        if start[0] in ("]:", b"]:"):
+    at = text.find(bracket)
+    while at >= 0:
+        if text.startswith(link, at + 1):
+            target = plain.match(text, at + 2)
+            if target is None:
+                return None
+            found = target[1]
+            targets.append(found if isinstance(found, str) else found.decode("ascii"))
+            at = text.find(bracket, target.start(1))
+        elif text.startswith(definition, at + 1):
             return None
-        target = plain.match(text, start.end())
-        if target is None:
-            return None
-        found = target[0]
-        targets.append(found if isinstance(found, str) else found.decode("ascii"))
+        else:
+            at = text.find(bracket, at + 1)
     return targets
+
+
+_MARKS: dict[type, tuple[Any, Any, Any, re.Pattern[Any]]] = {
+    str: ("]", "(", ":", _AFTER_OPENER),
+    bytes: (b"]", b"(", b":", _BYTE_AFTER_OPENER),
+}
 
 
 def _images_have_alt(text: str | bytes) -> bool:
