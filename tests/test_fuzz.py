@@ -211,6 +211,7 @@ def test_a_plain_url_skips_only_steps_that_would_not_change_it(url: str, site_ur
 shortcode_bits = st.sampled_from(
     ["[", "]", "[/", "=", "{", "{{", "{%", "caption", "embed", "video", "\n", " ", "-", "_"]
     + ["\u00a0", "\u2003", "\x1c", "\x85", "é", "ß", "٣", "😀", "a", "Z", "x=1"]
+    + ["{filename}", "|static|", "|", "}", "\nhttps://", "\n   http://", "\n\thttps:/"]
 ) | st.tuples(  # a shortcode's shape, with Unicode letters and spaces where \w and \s go
     st.sampled_from(["[", "[/"]),
     st.sampled_from(["a", "caption", "embedé", "é", "x_y-z", "Ab٣", "9"]),
@@ -223,13 +224,15 @@ shortcode_bits = st.sampled_from(
 @settings(max_examples=500, deadline=None, derandomize=True)
 @given(body=st.lists(shortcode_bits | nasty_text, max_size=12).map("".join), head=nasty_text)
 def test_the_bytes_search_for_template_syntax_agrees_with_the_texts(body: str, head: str) -> None:
-    """Reading a header searches the file's bytes for syntax that might not resolve
-    (faster for a text with an emoji); it must say what the text's search says,
-    Unicode letters and spaces included."""
-    from pipeline.core.posts.templating.quick import may_leave_tags
+    """Reading a header searches the file's bytes for template syntax (faster for a
+    text with an emoji); it must say what the text's search says, Unicode letters
+    and spaces included."""
+    from pipeline.core.posts.templating.quick import has_template_syntax, may_leave_tags
 
-    raw = head.encode() + body.encode()
-    assert may_leave_tags(body, raw, len(head.encode())) == may_leave_tags(body)
+    raw, start = head.encode() + body.encode(), len(head.encode())
+    leaves = may_leave_tags(body)
+    assert may_leave_tags(body, raw, start) == leaves
+    assert has_template_syntax(body, leaves, raw, start) == has_template_syntax(body)
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
@@ -261,3 +264,15 @@ def test_a_header_read_from_the_bytes_is_the_header_read_from_the_text(
         assert (got.message, got.line) == (expected.message, expected.line)
     else:
         assert got == expected
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    data=st.lists(st.sampled_from([b"\xef", b"\xbf", b"\xef\xbf", b"\xef\xb8\x8f", b"a", b"\n"]))
+    .map(b"".join),
+    start=st.integers(min_value=0, max_value=8),
+)
+def test_looking_for_two_bytes_by_the_first_finds_what_in_finds(data: bytes, start: int) -> None:
+    from pipeline.core.posts.front_matter import holds_pair
+
+    assert holds_pair(data, b"\xef\xbf", start) == (b"\xef\xbf" in data[start:])

@@ -108,8 +108,9 @@ def read_header_and_body(
     leaves = _leaves(raw, body, start)
     header = _header(source, meta, raw, config, body, first_line, includes=includes, leaves=leaves)
     if is_clean(raw):  # nearly always: the body as it is, and what was found in it
-        as_written = b"\r" not in raw
-        return HeaderAndBody(header, meta, body, has_template_syntax(body, leaves), as_written)
+        as_written = start >= 0  # no newline unified: the bytes hold the body
+        templated = has_template_syntax(body, leaves, raw if as_written else None, start)
+        return HeaderAndBody(header, meta, body, templated, as_written)
     body = clean_text(body)
     return HeaderAndBody(header, meta, body, has_template_syntax(body), False)
 

@@ -50,11 +50,24 @@ def may_leave_tags(body: str, raw: bytes | None = None, start: int = 0) -> bool:
     return "[" in body and _SHORTCODE.search(body) is not None
 
 
-def has_template_syntax(body: str, leaves: bool | None = None) -> bool:
+def has_template_syntax(
+    body: str, leaves: bool | None = None, raw: bytes | None = None, start: int = 0
+) -> bool:
     """Whether the body could hold any template syntax at all (`leaves`: what
-    `may_leave_tags` said of it, when known)."""
+    `may_leave_tags` said of it, when known). `raw[start:]`, when given, is the
+    body's UTF-8, searched instead (the patterns are ASCII: the same places)."""
     if (may_leave_tags(body) if leaves is None else leaves) or body.startswith(("http", " ")):
         return True
+    if raw is not None:
+        if (raw.find(b"{", start) != -1 or raw.find(b"|", start) != -1) and _PELICAN_BYTES.search(
+            raw, start
+        ) is not None:
+            return True
+        return _URL_LINE_BYTES.search(raw, start) is not None
     if ("{" in body or "|" in body) and _PELICAN.search(body) is not None:
         return True
     return "\n" in body and _URL_LINE.search(body) is not None
+
+
+_PELICAN_BYTES = re.compile(_PELICAN.pattern.encode())
+_URL_LINE_BYTES = re.compile(_URL_LINE.pattern.encode())
