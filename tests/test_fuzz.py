@@ -268,8 +268,9 @@ def test_a_header_read_from_the_bytes_is_the_header_read_from_the_text(
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(
-    data=st.lists(st.sampled_from([b"\xef", b"\xbf", b"\xef\xbf", b"\xef\xb8\x8f", b"a", b"\n"]))
-    .map(b"".join),
+    data=st.lists(
+        st.sampled_from([b"\xef", b"\xbf", b"\xef\xbf", b"\xef\xb8\x8f", b"a", b"\n"])
+    ).map(b"".join),
     start=st.integers(min_value=0, max_value=8),
 )
 def test_looking_for_two_bytes_by_the_first_finds_what_in_finds(data: bytes, start: int) -> None:

@@ -283,6 +283,8 @@ def _links(source: str, text: str, targets: list[str] | None) -> Iterable[Findin
             return
         targets = [target for block in parse_blocks(body) for target in block.links(images=True)]
     for target in targets:
+        if target.startswith(("https://", "http://")):
+            continue  # most are: a web address, and none that _NO_SCHEME takes
         scheme = _SCHEME.match(target)
         problem = ""
         if scheme and scheme.group(1).lower() not in _WEB_SCHEMES:
