@@ -37,7 +37,7 @@ class Walk:
         self.folders: list[str] = []  # every folder walked
         self._stack = [start or str(root)]
         self._skip = len(str(root)) + 1  # scandir joins paths onto root: the rest is relative
-        self.done = False
+        self._sorted = False
 
     def step(self, more: Callable[[], bool]) -> bool:
         """List folders until `more()` is false or none is left; True when done."""
@@ -46,9 +46,9 @@ class Walk:
             _list(stack.pop(), skip, stack, found, folders)
             if stack and not more():
                 return False
-        if not self.done:
+        if not self._sorted:
             found.sort(key=itemgetter(1))  # by relative path
-            self.done = True
+            self._sorted = True
         return True
 
 

@@ -59,12 +59,12 @@ def is_clean(raw: bytes) -> bool:
     return _ILLEGAL_UTF8.search(raw) is None  # C1 controls, U+FFFE and U+FFFF
 
 
-def holds_pair(data: bytes, pair: bytes, start: int = 0) -> bool:
-    """`pair in data[start:]` for two bytes, by a memchr for the first: a search for
-    both walks every byte (11 us at 13 KB), and the first is rare (the lead byte of
+def holds_pair(data: bytes, pair: bytes) -> bool:
+    """`pair in data` for two bytes, by a memchr for the first: a search for both
+    walks every byte (11 us at 13 KB), and the first is rare (the lead byte of
     U+F000-U+FFFF: an emoji's variation selector, or what is looked for)."""
     first = pair[:1]
-    at = data.find(first, start)
+    at = data.find(first)
     while at >= 0:
         if data.startswith(pair, at):
             return True

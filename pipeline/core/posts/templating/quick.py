@@ -59,9 +59,8 @@ def has_template_syntax(
     if (may_leave_tags(body) if leaves is None else leaves) or body.startswith(("http", " ")):
         return True
     if raw is not None:
-        if (raw.find(b"{", start) != -1 or raw.find(b"|", start) != -1) and _PELICAN_BYTES.search(
-            raw, start
-        ) is not None:
+        pelican = raw.find(b"{", start) != -1 or raw.find(b"|", start) != -1
+        if pelican and _PELICAN_BYTES.search(raw, start) is not None:
             return True
         return _URL_LINE_BYTES.search(raw, start) is not None
     if ("{" in body or "|" in body) and _PELICAN.search(body) is not None:
