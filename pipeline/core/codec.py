@@ -26,10 +26,11 @@ def _finding(values: list[Any]) -> Finding:
     return Finding(*values)
 
 
-def _header_values(header: Header) -> list[Any]:
+def _header_values(header: Header, dates: tuple[str, str] | None = None) -> list[Any]:
     values = list(_ALL_FIELDS(header))  # one call in C: a first build makes 100,000
-    for index in _DATES:
-        values[index] = rfc3339(values[index])
+    written = dates or (rfc3339(header.published), rfc3339(header.modified))
+    for index, date in zip(_DATES, written, strict=True):
+        values[index] = date
     values[_WARNINGS] = [_finding_values(w) for w in values[_WARNINGS]]
     return values
 
@@ -53,8 +54,9 @@ def _dumps(values: list[Any]) -> str:
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
-def header_to_json(header: Header) -> str:
-    return _dumps(_header_values(header))
+def header_to_json(header: Header, dates: tuple[str, str] | None = None) -> str:
+    """`dates`: rfc3339 of its published and modified dates, when already written."""
+    return _dumps(_header_values(header, dates))
 
 
 def header_from_json(text: str) -> Header:

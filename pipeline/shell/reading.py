@@ -52,14 +52,14 @@ def read_row(entry: Entry, config: Config, includes: Lookup | None = None) -> Ro
 
 def _row_as_values(
     config: Config, includes: Lookup | None, entry: Entry
-) -> tuple[str, Row | tuple[Any, ...]]:
-    """In a worker: the header's row (plain strings and numbers: cheaper to send back
-    than a pickled Header with its datetimes and time zones), or an error as plain
-    values."""
+) -> tuple[str, bool, tuple[Any, ...]]:
+    """In a worker: (file, read?, the header's row or the error as a plain tuple).
+    A row is plain strings and numbers: cheaper to send back than a pickled Header
+    with its datetimes and time zones, and a tuple half the cost of a NamedTuple."""
     outcome = read_row(entry, config, includes)
     if isinstance(outcome, PostError):
-        return entry.relative, (outcome.source, outcome.message, outcome.hint, outcome.line)
-    return entry.relative, outcome
+        return entry.relative, False, (outcome.source, outcome.message, outcome.hint, outcome.line)
+    return entry.relative, True, tuple(outcome)
 
 
 def read_rows(
@@ -75,29 +75,33 @@ def read_rows(
             yield entry, read_row(entry, config, includes)
         return
     by_source = {entry.relative: entry for entry in stale}
-    outcomes: dict[str, Row | tuple[Any, ...]] = {}
+    outcomes: dict[str, Row | PostError] = {}
 
     def arriving() -> Iterator[Entry]:
-        for source, outcome in in_parallel(partial(_row_as_values, config, includes), stale):
-            outcomes[source] = outcome
+        worker = partial(_row_as_values, config, includes)
+        for source, read, values in in_parallel(worker, stale):
+            outcomes[source] = Row(*values) if read else PostError(*values)
             yield by_source[source]
 
     with _no_cycle_collection():
         for entry in progress(arriving(), len(stale)) if progress else arriving():
-            outcome = outcomes.pop(entry.relative)
-            yield entry, outcome if isinstance(outcome, Row) else PostError(*outcome)
+            yield entry, outcomes.pop(entry.relative)
 
 
 @contextmanager
 def _no_cycle_collection() -> Iterator[None]:
     """The cyclic garbage collector off while 100,000s of rows arrive and are kept
     (it would walk them again and again: a second of CPU at 100,000 posts, in this
-    process and in the workers forked meanwhile); rows hold no cycles to collect."""
+    process and in the workers forked meanwhile); rows hold no cycles to collect.
+    After, what is alive goes straight to the oldest generation (freeze, unfreeze),
+    instead of being walked by a young collection at once and again as it ages."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
 

@@ -101,17 +101,17 @@ class Row(NamedTuple):
 
 
 def row_for(stat: str, post: Header) -> Row:
+    dates = rfc3339(post.published), rfc3339(post.modified)
     columns = (
         post.identity,
         post.content_hash,
         microseconds(post.published),
-        rfc3339(post.published),
-        rfc3339(post.modified),
+        *dates,
         microseconds(post.modified),
         int(post.draft),
         len(post.warnings),
     )
-    return Row(stat, header_to_json(post), columns, tuple(post.terms()))
+    return Row(stat, header_to_json(post, dates), columns, tuple(post.terms()))
 
 
 class IndexFailure(Exception):

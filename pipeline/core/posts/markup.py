@@ -215,6 +215,8 @@ def _deep_safe(markdown: str, work: Callable[[], V]) -> V:
     nesting, and so does freeing its tree: a hostile post can nest 100,000s of
     levels deep, so one that could is parsed in a thread with a stack to match, and
     `work` returns no part of the parser's tree (it would be freed on this stack)."""
+    if len(markdown) <= _SAFE_NESTING:  # no more levels than characters: most blocks
+        return work()
     bound = sum(map(markdown.count, _NESTING_MARKS))
     if bound <= _SAFE_NESTING:
         return work()
