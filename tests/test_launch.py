@@ -123,3 +123,19 @@ def test_doubtful_input_goes_to_the_full_command_line(site: Site, tmp_path: Path
     assert bad_date.returncode != 0 and "--now" in bad_date.stderr
     missing = newsletter(site, "build", "-q", "--config", str(tmp_path / "none.toml"))
     assert missing.returncode != 0 and "none.toml" in missing.stderr
+
+
+def test_a_build_ends_its_process_at_once_keeping_its_output_and_status(site: Site) -> None:
+    """A plain build leaves by os._exit (no teardown of its objects): whatever it
+    printed is all there, and a post it rejected still makes the status 1."""
+    for number in range(40):
+        site.post(f"p{number}.md", "Text.", date=f"2026-05-{number % 28 + 1:02d}T00:00:00+00:00")
+    site.write("broken.md", "no front matter at all\n")
+    as_json = newsletter(site, "build", "--json", "--now", NOW)
+    assert as_json.returncode == 1, as_json.stderr
+    report = json.loads(as_json.stdout)  # the whole document, flushed before the exit
+    assert len(report["recorded_only"]) == 40 and report["in_feeds"] == 40
+    assert [problem["file"] for problem in report["rejected"]] == ["broken.md"]
+    assert (site.out / "feed.xml").read_bytes().count(b"<item>") == 20
+    again = newsletter(site, "build", "--now", NOW, "--full-scan")  # the full command line
+    assert again.returncode == 1 and "broken.md" in again.stderr
