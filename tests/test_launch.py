@@ -126,8 +126,8 @@ def test_doubtful_input_goes_to_the_full_command_line(site: Site, tmp_path: Path
 
 
 def test_a_build_ends_its_process_at_once_keeping_its_output_and_status(site: Site) -> None:
-    """A plain build leaves by os._exit (no teardown of its objects): whatever it
-    printed is all there, and a post it rejected still makes the status 1."""
+    """build, check and status leave by os._exit (no teardown of their objects):
+    whatever they printed is all there, and their exit statuses are kept."""
     for number in range(40):
         site.post(f"p{number}.md", "Text.", date=f"2026-05-{number % 28 + 1:02d}T00:00:00+00:00")
     site.write("broken.md", "no front matter at all\n")
@@ -139,3 +139,9 @@ def test_a_build_ends_its_process_at_once_keeping_its_output_and_status(site: Si
     assert (site.out / "feed.xml").read_bytes().count(b"<item>") == 20
     again = newsletter(site, "build", "--now", NOW, "--full-scan")  # the full command line
     assert again.returncode == 1 and "broken.md" in again.stderr
+    checked = newsletter(site, "check", "--json", "--now", NOW)
+    assert checked.returncode == 1, checked.stderr
+    assert "broken.md" in {finding["file"] for finding in json.loads(checked.stdout)["findings"]}
+    status = newsletter(site, "status", "--json", "--now", NOW)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["would"]["first_build"] is False
