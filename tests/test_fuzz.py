@@ -20,6 +20,7 @@ from pipeline.core.emails import render_email
 from pipeline.core.errors import PostError
 from pipeline.core.feeds import render_feed_sets
 from pipeline.core.feedsets import feed_sets
+from pipeline.core.posts import markup
 from pipeline.core.posts.read import PLAIN_URL, _checked_url, read_post
 from pipeline.shell.files import stylesheet
 from pipeline.shell.templates import load_templates
@@ -276,3 +277,20 @@ def test_looking_for_two_bytes_by_the_first_finds_what_in_finds(data: bytes) -> 
     from pipeline.core.posts.front_matter import holds_pair
 
     assert holds_pair(data, b"\xef\xbf") == (b"\xef\xbf" in data)
+
+
+nesting_bits = st.sampled_from(
+    ["> ", ">", "- ", "* ", "+ ", "1. ", "22) ", "-", " ", "\t", "\n", "a"]
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(lines=st.lists(nesting_bits, max_size=120).map("".join), depth=st.integers(19, 23))
+def test_the_quick_look_for_deep_nesting_finds_what_the_cut_would_cut(
+    lines: str, depth: int
+) -> None:
+    """parse_blocks cuts quote and list prefixes deeper than markdown-it follows only
+    where the quicker look says there are any: they agree on every text."""
+    text = lines + "\n" + "> " * depth + "x" if depth % 2 else "- " * depth + lines
+    found = bool(markup._DEEP_FIRST_LINE.match(text) or markup._DEEP_LATER_LINE.search(text))
+    assert found == (markup._DEEP_PREFIX.sub(r"\1", text) != text)

@@ -251,11 +251,17 @@ _MARK = r"(?:>|(?:[-+*]|\d{1,9}[.)])(?=[ \t]))[ \t]*"  # a quote or list marker,
 _DEEP_PREFIX = re.compile(
     rf"^([ \t]*(?:{_MARK}){{{_MAX_BLOCK_NESTING}}})(?:{_MARK})+", re.MULTILINE
 )
+# Whether _DEEP_PREFIX has anything to cut, found faster: a pattern led by "^" is
+# tried at every character (140 us in a 13 KB body), one led by "\n" only where
+# the fast search for that character stops.
+_DEEP_FIRST_LINE = re.compile(rf"[ \t]*(?:{_MARK}){{{_MAX_BLOCK_NESTING + 1}}}")
+_DEEP_LATER_LINE = re.compile(rf"\n[ \t]*(?:{_MARK}){{{_MAX_BLOCK_NESTING + 1}}}")
 
 
 def parse_blocks(markdown: str) -> list[Block]:
     """Split a Markdown body into its top-level blocks."""
-    markdown = _DEEP_PREFIX.sub(r"\1", markdown)
+    if _DEEP_FIRST_LINE.match(markdown) or _DEEP_LATER_LINE.search(markdown):
+        markdown = _DEEP_PREFIX.sub(r"\1", markdown)
     return _deep_safe(markdown, lambda: _blocks(markdown))
 
 
