@@ -29,6 +29,7 @@ from pipeline.core.posts.templating.lookup import KnownPosts
 from pipeline.core.report import BuildReport
 from pipeline.shell.cadence import email_cadence
 from pipeline.shell.files import remove_stale_temporaries, stylesheet, write_files
+from pipeline.shell.heap import no_cycle_collection
 from pipeline.shell.lock import exclusive
 from pipeline.shell.old_site import OldSite
 from pipeline.shell.quick import ContentScan, fingerprint, scan_content
@@ -56,10 +57,11 @@ class BuildOptions:
 
 def run_build(site: Site, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Run one build; the lock is held from reading the ledger to committing it."""
-    if options.dry_run:
-        return _build(site, options, progress)
-    with exclusive(site.lock_path):
-        return _build(site, options, progress)
+    with no_cycle_collection():
+        if options.dry_run:
+            return _build(site, options, progress)
+        with exclusive(site.lock_path):
+            return _build(site, options, progress)
 
 
 def _build(site: Site, options: BuildOptions, progress: Progress | None) -> BuildReport:

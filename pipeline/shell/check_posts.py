@@ -33,6 +33,7 @@ from pipeline.core.model import Finding
 from pipeline.core.posts.templating.lookup import KnownPosts, Lookup, still_true
 from pipeline.core.settings import Config
 from pipeline.shell.files import read_whole
+from pipeline.shell.heap import no_cycle_collection
 from pipeline.shell.old_site import OldSite
 from pipeline.shell.reading import PARALLEL_FROM, PARALLEL_RENDER_FROM, in_parallel
 from pipeline.shell.scan import find_posts
@@ -60,13 +61,14 @@ def check_key(config: Config) -> str:
 
 def check_files(site: Site) -> PostsChecked:
     key = check_key(site.config)
-    rows = kept.load(site.check_cache_path, key)
-    try:
-        return _check(site, key, rows)
-    except (ValueError, TypeError, KeyError) as error:  # a kept row of another shape
-        logger.warning("%s: unusable (%s); checking every post", site.check_cache_path, error)
-        site.check_cache_path.unlink(missing_ok=True)
-        return _check(site, key, {})
+    with no_cycle_collection():  # 100,000s of kept rows, heads and findings: no cycles
+        rows = kept.load(site.check_cache_path, key)
+        try:
+            return _check(site, key, rows)
+        except (ValueError, TypeError, KeyError) as error:  # a kept row of another shape
+            logger.warning("%s: unusable (%s); checking every post", site.check_cache_path, error)
+            site.check_cache_path.unlink(missing_ok=True)
+            return _check(site, key, {})
 
 
 def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:

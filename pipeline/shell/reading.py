@@ -7,11 +7,9 @@ configuration with the work, not through a global.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -24,6 +22,7 @@ from pipeline.core.posts.read import outline, read_header, read_post
 from pipeline.core.posts.templating.lookup import Lookup, NoLookup, still_true
 from pipeline.core.settings import Config
 from pipeline.shell.files import read_limited
+from pipeline.shell.heap import no_cycle_collection
 from pipeline.store import rendered as cache
 from pipeline.store.postindex import Row, row_for
 
@@ -83,27 +82,9 @@ def read_rows(
             outcomes[source] = Row(*values) if read else PostError(*values)
             yield by_source[source]
 
-    with _no_cycle_collection():
+    with no_cycle_collection():
         for entry in progress(arriving(), len(stale)) if progress else arriving():
             yield entry, outcomes.pop(entry.relative)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector off while 100,000s of rows arrive and are kept
-    (it would walk them again and again: a second of CPU at 100,000 posts, in this
-    process and in the workers forked meanwhile); rows hold no cycles to collect.
-    After, what is alive goes straight to the oldest generation (freeze, unfreeze),
-    instead of being walked by a young collection at once and again as it ages."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 def in_parallel(worker: Callable[[T], R], items: list[T]) -> Iterator[R]:

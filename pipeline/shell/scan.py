@@ -13,6 +13,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from pipeline.core.entry import Entry
+from pipeline.shell.heap import no_cycle_collection
 
 POST_SUFFIXES = (".md", ".markdown")
 
@@ -22,7 +23,8 @@ def scan(root: Path, start: str | None = None, folders: list[str] | None = None)
     with `start`, a folder inside `root`, only the files under it (paths still
     relative to `root`). `folders`, if given, receives every folder walked."""
     walk = Walk(root, start)
-    walk.step(lambda: True)
+    with no_cycle_collection():  # 100,000s of entries: 60 ms of collections at 100,000
+        walk.step(lambda: True)
     if folders is not None:
         folders.extend(walk.folders)
     return walk.found
