@@ -271,7 +271,7 @@ def test_with_nothing_changed_the_sample_comes_from_the_index_as_the_dry_run_giv
     the last build, preview asks the index for the newest post instead."""
     from datetime import datetime
 
-    from pipeline.shell import upcoming
+    from pipeline.shell import build, upcoming
     from pipeline.shell.site import load_site
 
     site.post("a.md", "Older.", date="2026-05-01T00:00:00+00:00", slug="a", title="A")
@@ -279,7 +279,7 @@ def test_with_nothing_changed_the_sample_comes_from_the_index_as_the_dry_run_giv
     site.build(now=NOW)
     now = datetime.fromisoformat(NOW)
     dry = upcoming.from_dry_run(load_site(site.root), now)
-    monkeypatch.setattr(upcoming, "run_build", lambda *_: pytest.fail("a dry run"))
+    monkeypatch.setattr(build, "run_build", lambda *_: pytest.fail("a dry run"))
     quick = upcoming.upcoming_email(load_site(site.root), now)
     assert (quick.label, quick.email, quick.posts) == (dry.label, dry.email, dry.posts)
     assert [p.title for p in quick.posts] == ["B"]

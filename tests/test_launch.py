@@ -87,6 +87,18 @@ def test_status_with_nothing_changed_reads_without_the_renderers(site: Site) -> 
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
 
 
+def test_preview_starts_without_the_build_and_the_feed_writers() -> None:
+    """preview's first page, with nothing new, is the newest post as a sample: the
+    build (and feedgen, lxml and the archive with it) is imported only for a dry run.
+    At 100,000 posts that import was a fifth of the wait for the page."""
+    heavy = ("pipeline.shell.build", "pipeline.core.feeds", "feedgen", "pipeline.core.archive")
+    probe = f"import sys, pipeline.shell.preview; print([m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
 def test_the_quick_exit_says_what_the_full_command_says(site: Site) -> None:
     site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
     newsletter(site, "build", "--now", NOW)

@@ -14,7 +14,6 @@ from pipeline.core.model import Email, Header
 from pipeline.core.posts.read import read_header
 from pipeline.core.posts.templating.lookup import KnownPosts, Lookup
 from pipeline.core.schedule import next_slot
-from pipeline.shell.build import BuildOptions, run_build
 from pipeline.shell.files import read_limited
 from pipeline.shell.old_site import OldSite
 from pipeline.shell.quick import ContentScan, scan_content, unchanged
@@ -79,6 +78,8 @@ def from_dry_run(
     site: Site, now: datetime, post: str | None = None, content: ContentScan | None = None
 ) -> Upcoming:
     """`upcoming_email` as a dry run of the build decides it."""
+    from pipeline.shell.build import BuildOptions, run_build  # not for a sample: 40 ms
+
     options = BuildOptions(now=now, dry_run=True, slot_due=True, feeds=False, content_scan=content)
     report = run_build(site, options)
     if report.rejected:
