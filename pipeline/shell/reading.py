@@ -22,7 +22,6 @@ from pipeline.core.posts.read import outline, read_header, read_post
 from pipeline.core.posts.templating.lookup import Lookup, NoLookup, still_true
 from pipeline.core.settings import Config
 from pipeline.shell.files import read_limited
-from pipeline.shell.heap import no_cycle_collection
 from pipeline.store import rendered as cache
 from pipeline.store.postindex import Row, row_for
 
@@ -86,9 +85,9 @@ def read_rows(
             outcomes[source] = Row(*values) if read else PostError(*values)
             yield by_source[source]
 
-    with no_cycle_collection():
-        for entry in progress(arriving(), len(stale)) if progress else arriving():
-            yield entry, outcomes.pop(entry.relative)
+    # The cyclic collector is off for the whole build (`run_build`), workers too.
+    for entry in progress(arriving(), len(stale)) if progress else arriving():
+        yield entry, outcomes.pop(entry.relative)
 
 
 def in_parallel(worker: Callable[[T], R], items: list[T]) -> Iterator[R]:
