@@ -371,6 +371,10 @@ def test_a_cron_run_writes_what_a_full_scan_writes(tmp_path: Path) -> None:
             assert dry == lean, label
 
 
+_FORKS: list[int] = []  # one per process this test process forks, counted as it forks
+os.register_at_fork(before=lambda: _FORKS.append(1))
+
+
 def test_reading_and_rendering_on_every_core_writes_what_one_core_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -385,7 +389,10 @@ def test_reading_and_rendering_on_every_core_writes_what_one_core_does(
     monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_FROM", 2)
     monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_RENDER_FROM", 2)
     monkeypatch.setattr(pipeline.shell.reading, "PARALLEL_FEEDS_FROM", 2)
+    forks_before = len(_FORKS)
     second = parallel.build("--json", now="2026-06-20T00:00:00+00:00", code=1)
+    # Reading and rendering share their workers; the feeds fork their own.
+    assert len(_FORKS) - forks_before == 2 * pipeline.shell.reading._processes()
     summaries = [json.loads(r.stdout) for r in (first, second)]
     for summary in summaries:
         summary.pop("files_written")

@@ -33,7 +33,7 @@ from pipeline.shell.heap import no_cycle_collection
 from pipeline.shell.lock import exclusive
 from pipeline.shell.old_site import OldSite
 from pipeline.shell.quick import ContentScan, fingerprint, scan_content
-from pipeline.shell.reading import Progress, in_order, read_rows, render_posts
+from pipeline.shell.reading import Progress, Workers, in_order, read_rows, render_posts
 from pipeline.shell.scan import find_posts
 from pipeline.shell.site import Site
 from pipeline.shell.templates import load_templates
@@ -57,24 +57,26 @@ class BuildOptions:
 
 def run_build(site: Site, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Run one build; the lock is held from reading the ledger to committing it."""
-    with no_cycle_collection():
+    with no_cycle_collection(), Workers() as workers:
         if options.dry_run:
-            return _build(site, options, progress)
+            return _build(site, options, progress, workers)
         with exclusive(site.lock_path):
-            return _build(site, options, progress)
+            return _build(site, options, progress, workers)
 
 
-def _build(site: Site, options: BuildOptions, progress: Progress | None) -> BuildReport:
+def _build(
+    site: Site, options: BuildOptions, progress: Progress | None, workers: Workers
+) -> BuildReport:
     content = options.content_scan or scan_content(site.paths)  # one walk: posts, fingerprint
     key = cache_key(site.config)
     kinds = postindex.kinds_of(site.config)
     index = postindex.open_index(site.cache_path, key, kinds, writable=not options.dry_run)
     try:
         try:
-            return _build_with(site, options, progress, content, index)
+            return _build_with(site, options, progress, content, index, workers)
         except postindex.IndexFailure as failure:
             logger.warning("%s: cache unusable (%s); reading every post", failure.path, failure)
-        return _build_with(site, options, progress, content, None)
+        return _build_with(site, options, progress, content, None, workers)
     finally:
         if index is not None:
             index.close()
@@ -86,11 +88,12 @@ def _build_with(
     progress: Progress | None,
     content: ContentScan,
     index: postindex.PostIndex | None,
+    workers: Workers,
 ) -> BuildReport:
     config, key = site.config, cache_key(site.config)
     files = find_posts(site.content_dir, list(content.entries))
     includes = OldSite(site, KnownPosts({}))  # reading a header needs only the includes
-    read = partial(read_rows, config=config, progress=progress, includes=includes)
+    read = partial(read_rows, config=config, progress=progress, includes=includes, workers=workers)
     policy = Policy(options.since, config.email.max_age_days, config.build.settle_minutes)
     gathered = incremental.gather(
         files, index, site.state_path, options.now, options.full_scan, read, policy
@@ -111,7 +114,10 @@ def _build_with(
     needed += [h for h in (*cadence.new, *cadence.updated) if h not in needed]
     posts = incremental.posts_lookup(gathered, site.cache_path)
     lookup = OldSite(site, posts)
-    rendered = render_posts(needed, config, site.content_dir, site.cache_path, lookup)
+    # Posts found through the index are a path to send to the workers; the headers at
+    # hand (a dry run's) reach them only by a fork made after they were read.
+    kept = workers if isinstance(posts, postindex.IndexedPosts) else None
+    rendered = render_posts(needed, config, site.content_dir, site.cache_path, lookup, kept)
 
     report = BuildReport(changes=changes, posts=gathered.posts, dry_run=options.dry_run)
     report.shown, report.feed_posts, report.links = needed, list(live), posts

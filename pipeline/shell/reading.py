@@ -2,7 +2,8 @@
 
 The only place post files are opened during a build. Many files are read, or many
 posts rendered, in forked worker processes (nothing to re-import), each handed its
-configuration with the work, not through a global.
+configuration with the work, not through a global. A build keeps its workers from
+reading to rendering (`Workers`), so they are forked once, while it is small.
 """
 
 from __future__ import annotations
@@ -69,9 +70,10 @@ def read_rows(
     config: Config,
     progress: Progress | None = None,
     includes: Lookup | None = None,
+    workers: Workers | None = None,
 ) -> Iterator[tuple[Entry, Row | PostError]]:
     """Each file's header as an index row, or why it cannot be read, as they are
-    read (on every core when there are many)."""
+    read (on every core when there are many: the `workers`, if given)."""
     if len(stale) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
         for entry in progress(stale, len(stale)) if progress else stale:
             yield entry, read_row(entry, config, includes)
@@ -81,7 +83,8 @@ def read_rows(
 
     def arriving() -> Iterator[Entry]:
         worker = partial(_row_as_values, config, includes)
-        for source, read, values in in_parallel(worker, stale):
+        results = workers.run(worker, stale) if workers else in_parallel(worker, stale)
+        for source, read, values in results:
             outcomes[source] = Row(*values) if read else PostError(*values)
             yield by_source[source]
 
@@ -90,14 +93,47 @@ def read_rows(
         yield entry, outcomes.pop(entry.relative)
 
 
+class Workers:
+    """Worker processes kept for a whole build: forked at its first parallel job,
+    while the main process is small (reading), and reused for the next (rendering):
+    a second fork of a large process and its copied pages cost more than the work.
+    Each job's worker goes with every batch of items, so it must be small to pickle
+    (paths and the configuration: a few KB)."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def run(self, worker: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        """worker(item) for every item, on every core, as the results arrive."""
+        if self._pool is None:
+            self._pool = multiprocessing.get_context("fork").Pool(_processes())
+        return self._pool.imap_unordered(worker, items, chunksize=_batch(items))  # type: ignore[no-any-return]
+
+
+def _processes() -> int:
+    return max(2, min(os.cpu_count() or 1, 4))
+
+
+def _batch(items: Sequence[Any]) -> int:
+    return max(1, len(items) // 40)
+
+
 def in_parallel(worker: Callable[[T], R], items: list[T]) -> Iterator[R]:
     """worker(item) for every item on every core (forked: nothing to re-import), as
     the results arrive. The worker (with its configuration and lookup) reaches each
     process once, by the fork, not pickled again with every batch of items."""
-    processes = max(2, min(os.cpu_count() or 1, 4))
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes, initializer=_hold, initargs=(worker,)) as pool:
-        yield from pool.imap_unordered(_run, items, chunksize=max(1, len(items) // 40))
+    with context.Pool(_processes(), initializer=_hold, initargs=(worker,)) as pool:
+        yield from pool.imap_unordered(_run, items, chunksize=_batch(items))
 
 
 def in_order(worker: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -147,10 +183,12 @@ def render_posts(
     content_dir: Path,
     cache_path: Path,
     lookup: Lookup | None = None,
+    workers: Workers | None = None,
 ) -> dict[str, Post]:
     """The rendered posts of these headers by identity: from the cache by content
     hash (while what its links named is unchanged), else read and rendered now (the
-    only place bodies are parsed). `lookup` answers for the posts links name."""
+    only place bodies are parsed; by the `workers` when given and there are many).
+    `lookup` answers for the posts links name."""
     lookup = lookup or NoLookup()
     wanted = {header.identity: header for header in headers}
     key = cache.cache_key(config)
@@ -165,7 +203,7 @@ def render_posts(
             result[identity] = post
     render = partial(render_one, content_dir, config, lookup)
     if len(missing) >= PARALLEL_RENDER_FROM and (os.cpu_count() or 1) >= 2:
-        for post in in_parallel(render, missing):
+        for post in workers.run(render, missing) if workers else in_parallel(render, missing):
             result[post.identity] = post
     for header in missing:
         if header.identity not in result:
