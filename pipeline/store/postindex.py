@@ -157,10 +157,6 @@ class PostIndex:
         self.writable = writable
         self.kinds = kinds  # the kinds of names that have feeds: only they are indexed
 
-    def _terms(self, row: Row) -> Iterator[tuple[str, str]]:
-        """(kind, name) of each category and tag name of the post that has feeds."""
-        return ((kind, name) for kind, name in row.terms if kind in self.kinds)
-
     @_guarded
     def stats(self) -> set[str]:
         """Every indexed file's `Entry.stat` ("relative\0size\0mtime_ns")."""
@@ -227,15 +223,15 @@ class PostIndex:
             )
             had_rows = set(replaced)
             affected |= self._forget(db, [(s,) for s in stored if s in had_rows], files=False)
-            db.executemany(
-                "INSERT INTO terms VALUES (?, ?, ?, ?, ?)",
-                (
-                    (kind, name, row.columns[2], row.identity, source)
-                    for source, row in stored.items()
-                    for kind, name in self._terms(row)
-                ),
-            )
-            affected.update(term for row in stored.values() for term in self._terms(row))
+            kinds = self.kinds  # only names of kinds that have feeds are indexed
+            terms = [
+                (kind, name, row.columns[2], row.columns[0], source)
+                for source, row in stored.items()
+                for kind, name in row.terms
+                if kind in kinds
+            ]
+            db.executemany("INSERT INTO terms VALUES (?, ?, ?, ?, ?)", terms)
+            affected.update({term[:2] for term in terms})
             if bulk:
                 for statement in SCHEMA.split(";"):
                     if "CREATE INDEX" in statement:
