@@ -99,6 +99,21 @@ def test_preview_starts_without_the_build_and_the_feed_writers() -> None:
     assert result.stdout.strip() == "[]", result.stderr
 
 
+def test_a_build_that_writes_no_email_loads_no_message_writer() -> None:
+    """The email package's message classes and header registry, and markupsafe, are
+    loaded only to write an email: a first build writes none, and every build pays
+    for what its start imports, on one core, before the workers fork."""
+    heavy = ("email.message", "email.policy", "email.headerregistry", "markupsafe")
+    probe = (
+        "import sys, pipeline.shell.cli, pipeline.shell.build\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
 def test_the_quick_exit_says_what_the_full_command_says(site: Site) -> None:
     site.post("a.md", "A.", date="2026-05-01T00:00:00+00:00", slug="a")
     newsletter(site, "build", "--now", NOW)

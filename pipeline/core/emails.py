@@ -14,14 +14,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from markupsafe import Markup
 
 from pipeline.core.budget import largest_fitting
 from pipeline.core.campaign import campaign_tags, tag_html, tag_text
@@ -252,6 +248,8 @@ class _Layout:
     def _render(
         self, shown: int, excerpt: int | None, full_body: bool
     ) -> tuple[str, dict[str, Any]]:
+        from markupsafe import Markup  # Jinja's: loaded with it, when an email is rendered
+
         config = self.config
         posts = list(self.new) + list(self.updated)
         sections = []
@@ -309,6 +307,8 @@ def _image_view(post: Post) -> dict[str, Any] | None:
 
 
 def _post_view(post: Post, config: Config, full_body: bool, excerpt: int | None) -> dict[str, Any]:
+    from markupsafe import Markup  # Jinja's: loaded with it, when an email is rendered
+
     return {
         "image": _image_view(post),
         "title": post.title,
@@ -332,6 +332,9 @@ def build_eml(
     subject: str, html: str, text: str, date: Any, email_id: str, config: Config
 ) -> bytes:
     """multipart/alternative, text first, UTF-8, with the list headers bulk senders need."""
+    from email.message import EmailMessage  # heavy (the header registry): only to write one
+    from email.policy import SMTP
+
     host = urlsplit(config.site.url).hostname or "localhost"
     message = EmailMessage(policy=SMTP)
     message["From"] = one_line(config.email.from_address)
