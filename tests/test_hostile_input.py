@@ -12,8 +12,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
+import pytest
 from lxml import etree
 
+from pipeline.core.errors import PostError
+from pipeline.shell.files import read_limited
 from tests.conftest import SITE_TOML, Site
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -266,6 +269,19 @@ def test_a_20_mb_post_is_refused_quickly_with_a_clear_message(site: Site) -> Non
     assert "huge.md: is 20.0 MB, over the 2.0 MB limit" in result.stderr
     assert "raise [build] max_post_bytes" in result.stderr
     assert (site.out / "feed.xml").is_file()
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 65536, 200_001])
+def test_a_post_is_read_whole_in_one_read_or_refused_over_the_limit(
+    tmp_path: Path, size: int
+) -> None:
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path = tmp_path / "post.md"
+    path.write_bytes(data)
+    assert read_limited(path, "post.md", 200_001) == data
+    if size:
+        with pytest.raises(PostError, match="post.md: is .* MB, over the"):
+            read_limited(path, "post.md", size - 1)
 
 
 def test_pathological_markdown_is_handled(site: Site) -> None:

@@ -174,10 +174,13 @@ def read_limited(path: Path | str, source: str, limit: int) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         size = os.fstat(fd).st_size
-        chunks = []
-        total = 0
         want = min(size, limit) + 1
-        while total <= limit:
+        first = os.read(fd, want)
+        if len(first) == size < want:  # the whole file as fstat sized it: no read for EOF
+            return first
+        chunks = [first]
+        total = len(first)
+        while first and total <= limit:
             chunk = os.read(fd, max(want - total, 65536))
             if not chunk:
                 break
