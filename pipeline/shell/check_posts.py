@@ -77,7 +77,7 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
     stale = [e for e in files if (row := rows.get(e.relative)) is None or row[kept.STAT] != e.stat]
     includes = OldSite(site, KnownPosts({}))
     heading = [(e, row[kept.DIGEST] if (row := rows.get(e.relative)) else "") for e in stale]
-    heads = dict(_each(partial(_head, config, includes), heading, PARALLEL_FROM))
+    arriving = _each(partial(_head, config, includes), heading, PARALLEL_FROM)
 
     unreadable = 0  # changed files whose header cannot be read (or that cannot be opened)
     unopened: list[str] = []
@@ -85,9 +85,9 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
     saved: list[kept.Row] = []
     digests: dict[str, str] = {}
     urls: dict[str, str] = {}
-    for entry in stale:
+    heads = _in_order_of([e.relative for e in stale], arriving)
+    for entry, (digest, outcome, found) in zip(stale, heads, strict=True):
         source = entry.relative
-        digest, outcome, found = heads[source]
         old = rows.get(source)
         if isinstance(outcome, Finding):  # it cannot be opened, or its header read
             results[source] = Checked(source, None, None, (outcome,))
@@ -154,11 +154,26 @@ def _seen(
             )
 
 
-def _each(worker: Callable[[T], R], items: list[T], parallel_from: int) -> list[R]:
-    """worker(item) for each item, on every core when there are many."""
+def _each(worker: Callable[[T], R], items: list[T], parallel_from: int) -> Iterator[R]:
+    """worker(item) for each item, on every core when there are many, as each is
+    done (in any order)."""
     if len(items) < parallel_from or (os.cpu_count() or 1) < 2:
-        return [worker(item) for item in items]
-    return list(in_parallel(worker, items))
+        return map(worker, items)
+    return in_parallel(worker, items)
+
+
+def _in_order_of(sources: list[str], arriving: Iterator[tuple[str, Head]]) -> Iterator[Head]:
+    """Each source's head in the order of `sources`, as soon as it has arrived, so
+    the files are gone through while the workers still read (the heads arrive about
+    in that order: only the early ones wait)."""
+    early: dict[str, Head] = {}
+    for source in sources:
+        while source not in early:
+            key, head = next(arriving)
+            early[key] = head
+        yield early.pop(source)
+    for _ in arriving:  # none is left: meeting the end closes the workers' pool
+        pass
 
 
 # What a changed file's first reading sends back: the hash of its bytes, its URL or
