@@ -66,7 +66,7 @@ _SECONDARY = (
     "files_warned",
     "terms_by_source",
 )
-_TERMS_AT_ONCE = 2000  # category and tag rows stored together, as the files' arrive
+_TERMS_AT_ONCE = 2000  # category and tag rows stored together, as the files' rows arrive
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
