@@ -208,9 +208,12 @@ class PostIndex:
         had_rows = set(replaced)
         kinds = self.kinds  # only names of kinds that have feeds are indexed
         terms: list[tuple[str, str, int, str, str]] = []
+        replacing: list[tuple[str]] = []  # files in `terms` whose old names are stored
         affected: set[Any] = set()
 
         def store_terms() -> None:
+            affected.update(self._forget(db, replacing, files=False))  # old names first
+            replacing.clear()
             db.executemany("INSERT INTO terms VALUES (?, ?, ?, ?, ?)", terms)
             affected.update({term[:2] for term in terms})
             terms.clear()
@@ -221,8 +224,8 @@ class PostIndex:
             40 ms at 10,000 posts, the other cores idle)."""
             for source, row in itertools.chain([first] if first else [], pending):
                 stored[source] = row
-                if source in had_rows:  # its old names first
-                    affected.update(self._forget(db, [(source,)], files=False))
+                if source in had_rows:
+                    replacing.append((source,))
                 columns = row.columns
                 terms.extend(
                     (kind, name, columns[2], columns[0], source)
