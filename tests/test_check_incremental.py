@@ -115,6 +115,7 @@ def test_an_incremental_check_finds_what_a_full_check_finds_after_every_edit(
     if parallel:  # the workers' path, which a large archive takes
         monkeypatch.setattr(check_posts, "PARALLEL_FROM", 1)
         monkeypatch.setattr(check_posts, "PARALLEL_RENDER_FROM", 1)
+        monkeypatch.setattr(check_posts, "_ROWS_AT_ONCE", 1)  # a row stored as each arrives
     root = copy_site("jekyll-site", tmp_path)
     first = check(root)
     assert first["posts_read"] == first["posts_checked"] == 3
@@ -153,3 +154,46 @@ def test_a_kept_row_of_another_shape_is_read_again(tmp_path: Path) -> None:
     with sqlite3.connect(root / ".newsletter" / "check.sqlite") as db:
         db.execute("UPDATE checked SET findings = '[[1, 2]]' WHERE findings != ''")
     assert check(root)["findings"] == first["findings"]
+
+
+def test_a_cache_that_cannot_be_written_is_said_and_the_findings_stand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from pipeline.store import checked
+
+    monkeypatch.setattr(checked, "WAIT_FOR_LOCK", 0.05)
+    root = copy_site("jekyll-site", tmp_path)
+    post(root, "2024-04-01-pics.md", "![](/p.png)", title="P", date="2024-04-01")
+    first = check(root)
+    append(root, WELCOME, "\n![](/q.png)\n")
+    with sqlite3.connect(root / ".newsletter" / "check.sqlite", isolation_level=None) as other:
+        other.execute("BEGIN IMMEDIATE")  # another check, still writing
+        result = CliRunner().invoke(cli, ["check", "--json", "--site", str(root)])
+        other.execute("ROLLBACK")
+    assert "cannot keep what check found" in result.stderr
+    locked = json.loads(result.stdout)
+    assert locked["posts_read"] == 1
+    assert len(locked["findings"]) == len(first["findings"]) + 1  # type: ignore[arg-type]
+    again = check(root)
+    assert again["findings"] == locked["findings"] and again["posts_read"] == 1, "kept nothing"
+
+
+def test_a_check_that_fails_keeps_nothing_half_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_site("jekyll-site", tmp_path)
+    first = check(root)
+
+    def broken(_seen: object) -> None:
+        raise RuntimeError("a bug after the rows were stored")
+
+    append(root, WELCOME, "\n![](/q.png)\n")
+    with monkeypatch.context() as patched:
+        patched.setattr(check_posts, "combine", broken)
+        failed = CliRunner().invoke(cli, ["check", "--json", "--site", str(root)])
+    assert failed.exit_code == 70 and "internal error" in failed.output
+    again = check(root)
+    assert again["posts_read"] == 1, "the edited post's row was not kept by the failed check"
+    assert len(again["findings"]) == len(first["findings"]) + 1  # type: ignore[arg-type]

@@ -72,8 +72,15 @@ def check_files(site: Site) -> PostsChecked:
 
 
 def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
-    config = lenient(site.config)
     files = find_posts(site.content_dir)
+    with kept.Keeper(site.check_cache_path, key) as keeper:
+        return _check_files(site, files, rows, keeper)
+
+
+def _check_files(
+    site: Site, files: list[Entry], rows: dict[str, kept.Kept], keeper: kept.Keeper
+) -> PostsChecked:
+    config = lenient(site.config)
     stale = [e for e in files if (row := rows.get(e.relative)) is None or row[kept.STAT] != e.stat]
     includes = OldSite(site, KnownPosts({}))
     heading = [(e, row[kept.DIGEST] if (row := rows.get(e.relative)) else "") for e in stale]
@@ -81,8 +88,8 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
 
     unreadable = 0  # changed files whose header cannot be read (or that cannot be opened)
     unopened: list[str] = []
-    results: dict[str, Checked] = {}  # the files read this time, as they stand now
-    saved: list[kept.Row] = []
+    results: dict[str, Seen] = {}  # the files read this time, as they stand now
+    saved: list[kept.Kept] = []  # rows to keep: stored a batch at a time
     digests: dict[str, str] = {}
     urls: dict[str, str] = {}
     heads = _in_order_of([e.relative for e in stale], arriving)
@@ -90,20 +97,25 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
         source = entry.relative
         old = rows.get(source)
         if isinstance(outcome, Finding):  # it cannot be opened, or its header read
-            results[source] = Checked(source, None, None, (outcome,))
+            results[source] = (source, None, None, (outcome,))
             unreadable += 1
             if digest:
-                saved.append(kept.Row(entry.stat, digest, results[source]))
+                unread = Checked(source, None, None, (outcome,))
+                saved.append(kept.row_of(entry.stat, digest, unread))
             else:  # one that cannot be opened is said each time: its row is dropped
                 unopened.append(source)
         elif old is not None and old[kept.DIGEST] == digest:  # touched, not changed
             rows[source] = (source, entry.stat, *old[kept.DIGEST :])
-            saved.append(kept.Row(entry.stat, digest, kept.as_checked(source, old)))
+            saved.append(rows[source])
         elif found is not None:  # checked already: it asks nothing of the others
-            urls[source], results[source] = outcome, Checked(source, outcome, *found)
-            saved.append(kept.Row(entry.stat, digest, results[source]))
+            identity, line, findings, encoded = found
+            urls[source], results[source] = outcome, (source, identity, line, findings)
+            saved.append((source, entry.stat, digest, *encoded))
         else:
             urls[source], digests[source] = outcome, digest
+        if len(saved) == _ROWS_AT_ONCE:
+            keeper.keep(saved)
+            saved.clear()
     by_source = {entry.relative: entry for entry in files}
     for source, row in rows.items():
         url = row[kept.URL]
@@ -124,26 +136,29 @@ def _check(site: Site, key: str, rows: dict[str, kept.Kept]) -> PostsChecked:
     ]
     work = [(source, by_source[source].path, urls[source]) for source in again]
     for item in _each(partial(_lint, config, lookup), work, PARALLEL_RENDER_FROM):
-        results[item.source] = item
+        results[item.source] = item.seen
         if item.url is not None:  # read and linted (not gone meanwhile)
             digest = digests.get(item.source) or rows[item.source][kept.DIGEST]
-            saved.append(kept.Row(by_source[item.source].stat, digest, item))
+            saved.append(kept.row_of(by_source[item.source].stat, digest, item))
 
-    gone = [source for source in rows if source not in by_source]
-    kept.save(site.check_cache_path, key, saved, gone + unopened)
+    keeper.keep(saved)
+    keeper.forget([source for source in rows if source not in by_source] + unopened)
     read = alone + len(again) + unreadable - len(unopened)
     return PostsChecked(combine(_seen(files, results, rows)), len(files) - len(unopened), read)
 
 
+_ROWS_AT_ONCE = 2000  # kept rows stored together while the workers read
+
+
 def _seen(
-    files: list[Entry], results: dict[str, Checked], rows: dict[str, kept.Kept]
+    files: list[Entry], results: dict[str, Seen], rows: dict[str, kept.Kept]
 ) -> Iterator[Seen]:
     """Each file as read now or as kept, in the order of the files."""
     for entry in files:
         source = entry.relative
         found = results.get(source)
         if found is not None:
-            yield found.seen
+            yield found
         else:
             row = rows[source]
             yield (
@@ -177,8 +192,9 @@ def _in_order_of(sources: list[str], arriving: Iterator[tuple[str, Head]]) -> It
 
 
 # What a changed file's first reading sends back: the hash of its bytes, its URL or
-# why its header cannot be read, and its check (identity, findings, depends, line)
-# when it needs no other file's URL. Plain values: 10,000s cross between processes.
+# why its header cannot be read, and its check when it needs no other file's URL:
+# (identity, line, findings, the check as its row keeps it: `kept.encoded`, made
+# here, on every core). Plain values: 10,000s cross between processes.
 Head = tuple[str, str | Finding, tuple[Any, ...] | None]
 
 
@@ -199,7 +215,11 @@ def _head(config: Config, includes: Lookup, item: tuple[Entry, str]) -> tuple[st
     header, found = check_alone(source, raw, config, includes)
     if isinstance(header, Finding):
         return source, (_digest(raw), header, None)
-    done = None if found is None else (found.identity, found.findings, found.depends, found.id_line)
+    done = (
+        None
+        if found is None
+        else (found.identity, found.id_line, found.findings, kept.encoded(found))
+    )
     return source, (header.content_hash[:DIGEST_LENGTH], header.url, done)  # the same hash
 
 

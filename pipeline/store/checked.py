@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 
 from pipeline.core.checks import Checked
 from pipeline.core.codec import findings_from_json, findings_to_json
@@ -34,17 +34,14 @@ CREATE TABLE IF NOT EXISTS checked (
 """
 
 
-class Row(NamedTuple):
-    """A file as `check` read it this time, to keep."""
-
-    stat: str  # "relative\0size\0mtime_ns", as the scan gives it
-    digest: str  # of the file's bytes
-    checked: Checked
-
-
-# A kept row as SQLite gives it, decoded only where needed (100,000s are loaded):
-# (source, stat, digest, url, identity, id_line, findings as text, depends as text).
+# A kept row as SQLite gives and takes it, decoded only where needed (100,000s are
+# loaded): (source, stat, digest, url, identity, id_line, findings as text, depends
+# as text). `stat` is "relative\0size\0mtime_ns", as the scan gives it; `digest`,
+# of the file's bytes.
 Kept = tuple[str, str, str, str | None, str | None, int | None, str, str]
+WAIT_FOR_LOCK = 10.0  # seconds another check may hold the cache before this one keeps nothing
+# A check as a row keeps it, from the URL on (`encoded`: made in the workers).
+Encoded = tuple[str | None, str | None, int | None, str, str]
 # Its fields, by index:
 STAT: Final = 1
 DIGEST: Final = 2
@@ -91,38 +88,85 @@ def as_checked(source: str, kept: Kept) -> Checked:
     return Checked(source, url, identity, findings_of(kept), depends_of(kept), line)
 
 
-def save(path: Path, key: str, changed: Iterable[Row], gone: Iterable[str]) -> None:
-    """Store the rows of the files read this time and forget the gone ones; rows of
+def encoded(checked: Checked) -> Encoded:
+    """What a check found, as its row keeps it after the source, stat and digest."""
+    depends = json.dumps(checked.depends) if checked.depends else ""
+    return (
+        checked.url,
+        checked.identity,
+        checked.id_line,
+        findings_to_json(checked.findings),
+        depends,
+    )
+
+
+def row_of(stat: str, digest: str, checked: Checked) -> Kept:
+    return (checked.source, stat, digest, *encoded(checked))
+
+
+class Keeper:
+    """The rows of one `check`, stored as they are made (in batches, while the
+    workers still read, not all at the end) and committed when it is done; rows of
     another key are dropped first. A cache that cannot be written is only a slower
-    next `check`: said, never an error."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(path, timeout=10)) as db:
-            db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
-            with db:
-                db.executescript(SCHEMA)
-                found = db.execute("SELECT value FROM check_meta WHERE key = 'key'").fetchone()
-                if found is None or found[0] != key:
-                    db.execute("DELETE FROM checked")
-                db.execute("INSERT OR REPLACE INTO check_meta VALUES ('key', ?)", (key,))
-                db.executemany(
-                    "INSERT OR REPLACE INTO checked VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        (
-                            r.checked.source,
-                            r.stat,
-                            r.digest,
-                            r.checked.url,
-                            r.checked.identity,
-                            r.checked.id_line,
-                            findings_to_json(r.checked.findings),
-                            json.dumps(r.checked.depends) if r.checked.depends else "",
-                        )
-                        for r in changed
-                    ),
-                )
-                db.executemany("DELETE FROM checked WHERE source = ?", ((s,) for s in gone))
-    except (OSError, sqlite3.Error) as error:
+    next `check`: said once, never an error; a check that fails keeps nothing."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self._path = path
+        self._db: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=WAIT_FOR_LOCK, isolation_level=None)
+            self._db.execute("PRAGMA synchronous = OFF")  # a cache: a torn write is rebuilt
+        except (OSError, sqlite3.Error) as error:
+            self._failed(error)
+            return
+        self._do(self._start, key)
+
+    def _start(self, db: sqlite3.Connection, key: str) -> None:
+        db.executescript(SCHEMA)
+        db.execute("BEGIN")  # one transaction to the end: a failed check keeps nothing
+        found = db.execute("SELECT value FROM check_meta WHERE key = 'key'").fetchone()
+        if found is None or found[0] != key:
+            db.execute("DELETE FROM checked")
+        db.execute("INSERT OR REPLACE INTO check_meta VALUES ('key', ?)", (key,))
+
+    def keep(self, rows: Iterable[Kept]) -> None:
+        self._do(
+            lambda db: db.executemany(
+                "INSERT OR REPLACE INTO checked VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+        )
+
+    def forget(self, sources: Iterable[str]) -> None:
+        self._do(
+            lambda db: db.executemany(
+                "DELETE FROM checked WHERE source = ?", ((s,) for s in sources)
+            )
+        )
+
+    def __enter__(self) -> Keeper:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_rest: object) -> None:
+        if error_type is None:
+            self._do(lambda db: db.execute("COMMIT"))
+        if self._db is not None:
+            self._db.close()  # uncommitted rows are rolled back
+            self._db = None
+
+    def _do(self, step: Callable[..., object], *args: object) -> None:
+        if self._db is None:
+            return
+        try:
+            step(self._db, *args)
+        except (OSError, sqlite3.Error) as error:
+            self._db.close()
+            self._failed(error)
+
+    def _failed(self, error: Exception) -> None:
+        self._db = None
         logger.warning(
-            "%s: cannot keep what check found (%s); the next check reads every post", path, error
+            "%s: cannot keep what check found (%s); the next check reads every post",
+            self._path,
+            error,
         )
