@@ -10,14 +10,24 @@ CONFIG = make_config()
 URL = "https://blog.example/post/"
 
 
+AFFILIATE_CASES = [
+    ("https://amzn.to/abc", True),
+    ("https://www.amazon.co.uk/dp/1?tag=me-21", True),
+    ("https://www.amazon.co.uk/dp/1", False),  # no associate tag
+    ("https://www.amazon.co.uk/dp/2?ref=x&tag=me-21", True),  # the host's rules remembered
+    ("https://eu.shop.example/item", True),
+    ("https://shop.example.evil.test/item", False),  # not the host's tail
+    ("mailto:someone@amzn.to", False),
+    ("https://AMZN.TO/x", True),
+]
+
+
 def test_affiliate_patterns_match_hosts_subdomains_and_required_parameters() -> None:
     is_affiliate = affiliate_matcher(["amzn.to", "amazon.*?tag", "shop.example"])
-    assert is_affiliate("https://amzn.to/abc")
-    assert is_affiliate("https://www.amazon.co.uk/dp/1?tag=me-21")
-    assert not is_affiliate("https://www.amazon.co.uk/dp/1")  # no associate tag
-    assert is_affiliate("https://eu.shop.example/item")
-    assert not is_affiliate("https://shop.example.evil.test/item")  # not the host's tail
-    assert not is_affiliate("mailto:someone@amzn.to")
+    for _twice in range(2):  # the second time, each host's rules as remembered
+        assert [is_affiliate(url) for url, _ in AFFILIATE_CASES] == [
+            expected for _, expected in AFFILIATE_CASES
+        ]
 
 
 def test_a_disclosure_keeps_its_emoji_label_words_and_links() -> None:

@@ -134,6 +134,9 @@ def front_matter_disclosures(
     return found
 
 
+_HOSTS_KEPT = 4096  # hosts whose rules one matcher remembers
+
+
 def affiliate_matcher(patterns: Sequence[str]) -> AffiliateTest:
     """A predicate on URLs from patterns like `amzn.to` or `amazon.*?tag`.
 
@@ -144,22 +147,35 @@ def affiliate_matcher(patterns: Sequence[str]) -> AffiliateTest:
     for pattern in patterns:
         host, _, param = pattern.lower().partition("?")
         rules.append((host, param))
+    by_host: dict[str, frozenset[str]] = {}  # 100,000s of links name a few hosts
 
-    def is_affiliate(url: str) -> bool:
-        parts = urlsplit(url)
-        hostname = (parts.hostname or "").lower()
-        if not hostname:
-            return False
+    def params_for(hostname: str) -> frozenset[str]:
+        """The query parameters of the rules that match the host, one of which a
+        link must hold ("": none needed); empty when no rule matches it."""
         labels = hostname.split(".")
+        params = set()
         for host, param in rules:
             size = host.count(".") + 1
             for start in range(len(labels) - size + 1):
                 candidate = ".".join(labels[start : start + size])
                 tail_ok = start + size == len(labels)
                 if fnmatch(candidate, host) and (tail_ok or host.endswith("*")):
-                    if not param or param in parse_qs(parts.query):
-                        return True
-        return False
+                    params.add(param)
+        return frozenset(params)
+
+    def is_affiliate(url: str) -> bool:
+        parts = urlsplit(url)
+        hostname = (parts.hostname or "").lower()
+        if not hostname:
+            return False
+        params = by_host.get(hostname)
+        if params is None:
+            if len(by_host) >= _HOSTS_KEPT:
+                by_host.clear()
+            params = by_host[hostname] = params_for(hostname)
+        if not params:
+            return False
+        return "" in params or not params.isdisjoint(parse_qs(parts.query))
 
     return is_affiliate
 
