@@ -367,3 +367,20 @@ def test_post_files_are_found_by_suffix_in_any_case_and_hidden_folders_skipped(
         (tmp_path / name).write_text("x")
     found = [entry.relative for entry in find_posts(tmp_path)]
     assert found == ["2026/c.Markdown", "B.MD", "a.md", "d.markdown"]
+
+
+def test_a_walk_that_does_not_stat_sees_the_same_files_and_says_it_did_not(
+    tmp_path: Path,
+) -> None:
+    from pipeline.shell.scan import scan
+
+    for name in ("a.md", "2026/b.md", "2026/deep/c.md", ".hidden/d.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x" * len(name))
+    (tmp_path / "link.md").symlink_to(tmp_path / "a.md")
+    looked, unlooked = scan(tmp_path), scan(tmp_path, stat=False)
+    assert [(e.path, e.relative, e.symlink) for e in unlooked] == [
+        (e.path, e.relative, e.symlink) for e in looked
+    ]
+    assert {(e.size, e.mtime_ns, e.stat) for e in unlooked} == {(-1, -1, "")}
+    assert all(e.size == len(e.relative) or e.symlink for e in looked)

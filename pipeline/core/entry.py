@@ -11,7 +11,7 @@ class Entry(NamedTuple):
 
     path: str
     relative: str  # with forward slashes
-    size: int
+    size: int  # -1 (and `stat` "") when the walk did not stat it: its reader will
     mtime_ns: int
     symlink: bool
     stat: str  # "relative\0size\0mtime_ns": what the fingerprint and the post index compare

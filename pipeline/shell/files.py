@@ -165,19 +165,29 @@ def stylesheet(config: Config) -> bytes:
 def read_whole(path: Path | str) -> bytes:
     """The file's bytes in one read sized by fstat (half what Path.read_bytes costs:
     `check` reads 100,000s of posts)."""
-    return read_limited(path, str(path), sys.maxsize)
+    return _read(path, str(path), sys.maxsize)[0]
+
+
+def read_and_stat(path: Path | str) -> tuple[bytes, os.stat_result]:
+    """`read_whole`, and the file's stat as it was opened (no walk stat'ed it)."""
+    return _read(path, str(path), sys.maxsize)
 
 
 def read_limited(path: Path | str, source: str, limit: int) -> bytes:
     """The file's bytes, or a PostError when it is larger than the limit. One read
     sized by fstat: a read(limit) allocates the whole limit, per file."""
+    return _read(path, source, limit)[0]
+
+
+def _read(path: Path | str, source: str, limit: int) -> tuple[bytes, os.stat_result]:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        size = os.fstat(fd).st_size
+        stat = os.fstat(fd)
+        size = stat.st_size
         want = min(size, limit) + 1
         first = os.read(fd, want)
         if len(first) == size < want:  # the whole file as fstat sized it: no read for EOF
-            return first
+            return first, stat
         chunks = [first]
         total = len(first)
         while first and total <= limit:
@@ -194,4 +204,4 @@ def read_limited(path: Path | str, source: str, limit: int) -> bytes:
             f"is {max(size, total) / 1_000_000:.1f} MB, over the {limit / 1_000_000:.1f} MB limit",
             "split it, or raise [build] max_post_bytes in newsletter.toml",
         )
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), stat

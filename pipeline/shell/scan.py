@@ -18,11 +18,15 @@ from pipeline.shell.heap import no_cycle_collection
 POST_SUFFIXES = (".md", ".markdown")
 
 
-def scan(root: Path, start: str | None = None, folders: list[str] | None = None) -> list[Entry]:
+def scan(
+    root: Path, start: str | None = None, folders: list[str] | None = None, stat: bool = True
+) -> list[Entry]:
     """Every file under `root` (symlinked folders are not entered), sorted by path;
     with `start`, a folder inside `root`, only the files under it (paths still
-    relative to `root`). `folders`, if given, receives every folder walked."""
-    walk = Walk(root, start)
+    relative to `root`). `folders`, if given, receives every folder walked. Without
+    `stat`, no file is stat'ed (three quarters of a walk's time): each entry's size
+    and mtime_ns are -1 and its `stat` "", for a reader that stats what it opens."""
+    walk = Walk(root, start, stat)
     with no_cycle_collection():  # 100,000s of entries: 60 ms of collections at 100,000
         walk.step(lambda: True)
     if folders is not None:
@@ -34,18 +38,19 @@ class Walk:
     """`scan` a folder at a time: each `step` lists folders while `more()` says so
     (one at least), so a caller can keep doing other things between steps."""
 
-    def __init__(self, root: Path, start: str | None = None) -> None:
+    def __init__(self, root: Path, start: str | None = None, stat: bool = True) -> None:
         self.found: list[Entry] = []  # sorted by relative path once done
         self.folders: list[str] = []  # every folder walked
         self._stack = [start or str(root)]
         self._skip = len(str(root)) + 1  # scandir joins paths onto root: the rest is relative
+        self._stat = stat
         self._sorted = False
 
     def step(self, more: Callable[[], bool]) -> bool:
         """List folders until `more()` is false or none is left; True when done."""
         stack, found, folders, skip = self._stack, self.found, self.folders, self._skip
         while stack:
-            _list(stack.pop(), skip, stack, found, folders)
+            _list(stack.pop(), skip, stack, found, folders, self._stat)
             if stack and not more():
                 return False
         if not self._sorted:
@@ -54,7 +59,9 @@ class Walk:
         return True
 
 
-def _list(folder: str, skip: int, stack: list[str], found: list[Entry], folders: list[str]) -> None:
+def _list(
+    folder: str, skip: int, stack: list[str], found: list[Entry], folders: list[str], stat: bool
+) -> None:
     """One folder's files into `found`, its subfolders onto `stack`."""
     try:
         listing = os.scandir(folder)
@@ -68,13 +75,33 @@ def _list(folder: str, skip: int, stack: list[str], found: list[Entry], folders:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                     continue
-                stat = entry.stat()
+                if not stat:
+                    path = entry.path
+                    append(make(Entry, (path, path[skip:], -1, -1, entry.is_symlink(), "")))
+                    continue
+                looked = entry.stat()
             except OSError:
                 continue
             path = entry.path
-            relative, size, mtime_ns = path[skip:], stat.st_size, stat.st_mtime_ns
-            line = f"{relative}\0{size}\0{mtime_ns}"
-            append(make(Entry, (path, relative, size, mtime_ns, entry.is_symlink(), line)))
+            relative, size, mtime_ns = path[skip:], looked.st_size, looked.st_mtime_ns
+            append(
+                make(
+                    Entry,
+                    (
+                        path,
+                        relative,
+                        size,
+                        mtime_ns,
+                        entry.is_symlink(),
+                        stat_line(relative, size, mtime_ns),
+                    ),
+                )
+            )
+
+
+def stat_line(relative: str, size: int, mtime_ns: int) -> str:
+    """`Entry.stat`: what the fingerprint and the caches compare."""
+    return f"{relative}\0{size}\0{mtime_ns}"
 
 
 def entry_at(root: Path, path: str) -> Entry | None:
@@ -93,7 +120,7 @@ def entry_at(root: Path, path: str) -> Entry | None:
         stat.st_size,
         stat.st_mtime_ns,
         link,
-        f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}",
+        stat_line(relative, stat.st_size, stat.st_mtime_ns),
     )
 
 
