@@ -53,6 +53,8 @@ _BYTE_IMAGE = re.compile(_IMAGE.pattern.encode())
 _ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t].*)?$", re.MULTILINE)
 _UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$", re.MULTILINE)
 _COMMENT_LETTERS = tuple("".join(filter(str.isalpha, p.casefold())) for p in COMMENT_HEADINGS)
+_IN_EVERY_PHRASE = "".join(sorted(frozenset.intersection(*map(frozenset, _COMMENT_LETTERS))))
+_HEADING_STARTS = frozenset("#=- ")  # what a heading line's first character can be
 
 
 @dataclass(frozen=True)
@@ -186,17 +188,19 @@ def _discloses_affiliates(body: str) -> bool:
 
 
 def _labelled_lines(body: str) -> Iterator[re.Match[str]]:
-    """The lines led by a bold label that say "disclosure" or "disclaimer" as most
-    write it (a proof missed only sends the post to the full reading)."""
-    done = -1
-    for word in ("isclosure", "isclaimer"):
-        at = body.find(word)
-        while at >= 0:
-            start = body.rfind("\n", 0, at) + 1
-            if start != done and (found := _LABELLED.match(body, start)) is not None:
-                done = start
-                yield found
-            at = body.find(word, at + 1)
+    """The lines led by a bold label, each tried once. Found from the "*"s (a
+    memchr): a search for a word ("isclosure") walks the text a character at a
+    time, three times slower at 16 KB. The caller asks what each label says."""
+    at = body.find("*")
+    while at >= 0:
+        start = body.rfind("\n", 0, at) + 1
+        found = _LABELLED.match(body, start)
+        if found is not None:
+            yield found
+        end = body.find("\n", at)
+        if end < 0:
+            return
+        at = body.find("*", end)
 
 
 def _blank(line: str) -> bool:
@@ -224,7 +228,7 @@ def _kept_by_chrome(before: str) -> bool:
     if _is_heading_line(last):
         return False
     for index, line in enumerate(lines):
-        if not _is_heading_line(line):
+        if line[:1] not in _HEADING_STARTS or not _is_heading_line(line):
             continue
         text = line
         if _UNDERLINE.fullmatch(line):  # a setext heading: the lines above it
@@ -246,5 +250,9 @@ def _is_heading_line(line: str) -> bool:
 def _may_be_comment_heading(text: str) -> bool:
     if "[" in text or "&" in text or "\\" in text:  # links, entities, escapes: a parse knows
         return True
-    letters = "".join(filter(str.isalpha, text.casefold()))
+    folded = text.casefold()
+    for letter in _IN_EVERY_PHRASE:  # a memchr each: a heading lacking one is none
+        if letter not in folded:
+            return False
+    letters = "".join(filter(str.isalpha, folded))
     return any(phrase in letters for phrase in _COMMENT_LETTERS)
