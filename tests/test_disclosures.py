@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from pipeline.core.posts.disclosures import affiliate_matcher, arrange_body, parse_disclosure
+from urllib.parse import urlsplit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.core.posts.disclosures import (
+    _PLAIN_HOST,
+    affiliate_matcher,
+    arrange_body,
+    parse_disclosure,
+)
 from pipeline.core.posts.markup import parse_blocks
 from tests.conftest import make_config
 
@@ -19,6 +29,11 @@ AFFILIATE_CASES = [
     ("https://shop.example.evil.test/item", False),  # not the host's tail
     ("mailto:someone@amzn.to", False),
     ("https://AMZN.TO/x", True),
+    ("https://amzn.to", True),  # no path
+    ("https://amzn.to.evil.test/x", False),
+    ("https://amzn.to:443/x", True),  # a port: read by urlsplit
+    ("https://user@amzn.to/x", True),  # userinfo: read by urlsplit
+    ("https://amzn.to_x/x", False),  # not a plain host: urlsplit's is amzn.to_x
 ]
 
 
@@ -28,6 +43,20 @@ def test_affiliate_patterns_match_hosts_subdomains_and_required_parameters() -> 
         assert [is_affiliate(url) for url, _ in AFFILIATE_CASES] == [
             expected for _, expected in AFFILIATE_CASES
         ]
+
+
+# Pieces of URLs: plain host letters, the characters that end a host or make it
+# something else, and whole schemes and hosts.
+URL_PIECES = st.sampled_from([*"aZ09.-_:@[]/?#%+~=& \t\n", "https://", "HTTP://", "amzn.to"])
+
+
+@settings(max_examples=500)
+@given(st.lists(URL_PIECES, max_size=10).map("".join))
+def test_a_plain_host_is_read_as_urlsplit_reads_it(tail: str) -> None:
+    for url in ("https://" + tail, "HtTp://" + tail, tail):
+        plain = _PLAIN_HOST.match(url)
+        if plain:  # the affiliate test skips urlsplit (and its small cache) for these
+            assert plain[1].lower() == (urlsplit(url).hostname or ""), url
 
 
 def test_a_disclosure_keeps_its_emoji_label_words_and_links() -> None:
