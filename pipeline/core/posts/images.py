@@ -27,6 +27,8 @@ def featured_image(
     meta: Mapping[str, Any], source: str, post_url: str, body_html: str, from_body: bool
 ) -> tuple[Image | None, list[Finding]]:
     """The featured image (or None), and what the author should fix about it."""
+    if not from_body and meta.keys().isdisjoint(KEYS):  # most posts: asked of every one
+        return None, []
     for key in KEYS:
         found = _from_value(meta.get(key), key)
         if found is not None:
