@@ -7,6 +7,7 @@ import json
 import feedparser
 import pytest
 
+from pipeline.core.feeds import _hex_references
 from pipeline.core.feedsets import slugify, unique_slugs
 from tests.conftest import Site
 
@@ -121,3 +122,16 @@ def test_slugs_are_safe_path_segments() -> None:
     assert slugs["C"] == slugs["c"] == "c" and slugs["C++"].startswith("c-")
     assert slugs["Sleep"] == slugs["sleep"] == "sleep"
     assert all("/" not in s and ".." not in s for s in slugs.values())
+
+
+def test_rss_text_takes_hex_references_and_cdata_stays_as_written() -> None:
+    xml = (
+        b"<title>Tea &amp; toast &lt;3</title>"
+        b"<content:encoded><![CDATA[<p>Tea &amp; <b>toast</b></p>]]></content:encoded>"
+        b"<category>A &amp; B</category><![CDATA[&lt;]]>"
+    )
+    assert _hex_references(xml) == (
+        b"<title>Tea &#x26; toast &#x3C;3</title>"
+        b"<content:encoded><![CDATA[<p>Tea &amp; <b>toast</b></p>]]></content:encoded>"
+        b"<category>A &#x26; B</category><![CDATA[&lt;]]>"
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -35,7 +34,6 @@ RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
 JSON_TYPE = "application/feed+json"
 
-_CDATA = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 
 Render = Callable[[Sequence[Post], int], bytes]  # (posts, how many carry full content)
 
@@ -217,14 +215,20 @@ def _atom_enclosures(root: Any, posts: Sequence[Post]) -> None:
 
 
 def _hex_references(xml: bytes) -> bytes:
-    """The RSS Profile's advice: "&" and "<" in plain text as &#x26; and &#x3C;."""
-    parts = _CDATA.split(xml)
-    return b"".join(
-        part
-        if part.startswith(b"<![CDATA[")
-        else part.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
-        for part in parts
-    )
+    """The RSS Profile's advice: "&" and "<" in plain text as &#x26; and &#x3C;.
+    CDATA sections, kept as they are, found by `find` (a regex took 2 ms a feed,
+    byte by byte through each entry's content)."""
+    parts: list[bytes] = []
+    at = 0
+    while (start := xml.find(b"<![CDATA[", at)) >= 0 and (end := xml.find(b"]]>", start)) >= 0:
+        parts += (_hex_text(xml[at:start]), xml[start : end + 3])
+        at = end + 3
+    parts.append(_hex_text(xml[at:]))
+    return b"".join(parts)
+
+
+def _hex_text(text: bytes) -> bytes:
+    return text.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
 
 
 def _rss(feed: FeedSet) -> Render:
