@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from pipeline.core.dates import DateError, parse_date
@@ -39,11 +39,8 @@ from pipeline.core.posts.markup import Block, parse_blocks, to_uri
 from pipeline.core.posts.permalinks import Facts, expand
 from pipeline.core.posts.templating.lookup import Lookup, NoLookup, Recorder
 from pipeline.core.posts.templating.quick import has_template_syntax, may_leave_tags
-from pipeline.core.posts.templating.work import Place, TagProblem
+from pipeline.core.posts.templating.work import Place, Resolved, TagProblem
 from pipeline.core.settings import Config
-
-if TYPE_CHECKING:
-    from pipeline.core.posts.templating.resolve import Resolved
 
 PUBLISHED_STATUSES = frozenset({"publish", "published"})
 NOT_POSTS = frozenset({"page", "attachment", "nav_menu_item", "revision"})
@@ -370,10 +367,10 @@ def _header(
 
 
 def _resolved(body: str, place: Place, lookup: Lookup) -> Resolved:
-    from pipeline.core.posts.templating.resolve import Resolved, resolve
-
     if not has_template_syntax(body):
         return Resolved(body, (), (), (), ())
+    from pipeline.core.posts.templating.resolve import resolve  # only posts that need it
+
     return resolve(body, place, lookup)
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
 
-from pipeline.core.model import Enclosure
 from pipeline.core.posts.markup import code_regions
 from pipeline.core.posts.templating import hugo, jekyll, pelican, wordpress
 from pipeline.core.posts.templating.lookup import Lookup
 from pipeline.core.posts.templating.quick import has_template_syntax
-from pipeline.core.posts.templating.work import Place, TagProblem, Work
+from pipeline.core.posts.templating.work import Place, Resolved, Work
 
 _SYNTAX = re.compile(
     "|".join(
@@ -30,15 +28,6 @@ _SYNTAX = re.compile(
     re.DOTALL | re.MULTILINE,
 )
 _IN_CODE = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}|" + hugo.ESCAPED, re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    markdown: str  # the body with every tag resolved or removed
-    counts: tuple[tuple[str, int], ...]  # ("Jekyll post_url", 2), by kind
-    left: tuple[TagProblem, ...]  # not resolved: unknown or malformed
-    unresolved: tuple[TagProblem, ...]  # resolved, but naming a post or page not found
-    enclosures: tuple[Enclosure, ...]  # the audio and video files a post links
 
 
 def resolve(body: str, place: Place, lookup: Lookup) -> Resolved:

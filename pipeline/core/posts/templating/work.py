@@ -50,6 +50,18 @@ UNKNOWN_HINT = (
 )
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """A body with its template syntax resolved (`resolve.resolve`); here, where
+    reading a post finds it, so that a post without any imports no resolver."""
+
+    markdown: str  # the body with every tag resolved or removed
+    counts: tuple[tuple[str, int], ...]  # ("Jekyll post_url", 2), by kind
+    left: tuple[TagProblem, ...]  # not resolved: unknown or malformed
+    unresolved: tuple[TagProblem, ...]  # resolved, but naming a post or page not found
+    enclosures: tuple[Enclosure, ...]  # the audio and video files a post links
+
+
 class Work:
     def __init__(self, body: str, place: Place, lookup: Lookup) -> None:
         self.body = body
