@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
-from hypothesis import given
+from frontmatter.default_handlers import YAMLHandler
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pipeline.core.errors import PostError
 from pipeline.core.posts.front_matter import (
+    _yaml_split,
     as_names,
     as_text,
     clean_text,
@@ -83,3 +87,23 @@ def test_typed_accessors_name_the_key_when_the_type_is_wrong() -> None:
 def test_the_byte_scan_finds_what_cleaning_would_remove(text: str) -> None:
     unified = text.replace("\r\n", "\n").replace("\r", "\n")
     assert is_clean(text.encode()) == (clean_text(unified) == unified)
+
+
+# Lines and pieces of lines around YAML's boundary: dashes, spaces, blank lines.
+BOUNDARY_PIECES = st.sampled_from(
+    ["---", "----", "--", "-", "- a", "\n", " ", "\t", "a: b", "\n\n"]
+)
+
+
+@given(st.lists(BOUNDARY_PIECES, max_size=12).map("".join))
+def test_front_matter_is_split_where_the_yaml_handler_splits_it(rest: str) -> None:
+    text = "---" + rest
+    assume(YAMLHandler.FM_BOUNDARY.match(text))  # as detect_format found it
+    expected: tuple[str, str] | None = None
+    with contextlib.suppress(ValueError):
+        fm, body = YAMLHandler().split(text)
+        expected = (fm, body)
+    found: tuple[str, str] | None = None
+    with contextlib.suppress(ValueError):
+        found = _yaml_split(text)
+    assert found == expected
