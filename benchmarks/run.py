@@ -201,6 +201,14 @@ def summarize(samples: list[dict[str, float]]) -> dict[str, float]:
     return result
 
 
+def rounds(ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> dict[str, float]:
+    """Wall time ratios of samples taken in turn, round by round: their median and
+    range (this machine's speed drifts, and the medians of the two may come from
+    different minutes)."""
+    ratios = [mine["wall"] / other["wall"] for mine, other in zip(ours, theirs, strict=True)]
+    return {"ratio": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+
+
 def bench_size(size: int, runs: int, root: Path, peers: bool) -> dict[str, dict[str, float]]:
     site = root / f"site-{size}"
     print(f"generating {size:,} posts…", file=sys.stderr)
@@ -242,6 +250,8 @@ def bench_size(size: int, runs: int, root: Path, peers: bool) -> dict[str, dict[
                 hugo = None
     if hugo_samples:
         found["hugo"] = summarize(hugo_samples)
+        found["cold / hugo, each round"] = rounds(results["cold"], hugo_samples)
+    found["check_cold / cold, each round"] = rounds(results["check_cold"], results["cold"])
     for _ in range(runs):
         results["nothing"].append(measure(newsletter(), site))
     for number in range(runs):
@@ -321,6 +331,8 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
     ]
     for size, cases in results.items():
         for case, r in cases.items():
+            if "ratio" in r:  # the ratios of samples taken in turn: below
+                continue
             lines.append(
                 f"| {size:,} | {case} | {r['wall']:.2f} ({r['wall_min']:.2f}-{r['wall_max']:.2f})"
                 f" | {r['cpu']:.2f} | {r['peak_mb']:.0f} |"
@@ -339,6 +351,10 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
             if peer in cases:
                 ratio = cases[ours]["wall"] / cases[peer]["wall"]
                 lines.append(f"| {size:,} | {ours} / {peer} | {ratio:.3f} | | |")
+        for case, r in cases.items():
+            if "ratio" in r:
+                each = f"{r['ratio']:.3f} ({r['min']:.3f}-{r['max']:.3f})"
+                lines.append(f"| {size:,} | {case} | {each} | | |")
     return "\n".join(lines)
 
 
