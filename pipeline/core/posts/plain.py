@@ -219,7 +219,7 @@ def _kept_by_chrome(before: str) -> bool:
     ends it). They take a paragraph only as a byline (under the title), as a bio
     (under "Written by" and a name) or after the comment form's heading: so it must
     not follow a heading, and no heading before it may be the comment form's."""
-    last = before.rstrip(" \t\n")  # the last line that is not blank, to its last letter
+    last = before.rstrip(" \t\n")  # up to the last line that is not blank, and through it
     if _is_heading_line(last[last.rfind("\n") + 1 :]):
         return False
     lines = before.split("\n")
